@@ -1,0 +1,240 @@
+import type { CompiledTemplate, TemplateSet } from '../templates/model.js';
+import {
+  ANNOTATION_PREFIX,
+  INJECT_ANNOTATION,
+  overrideAnnotation,
+  parseInjectAnnotation,
+  parseStatusAnnotation,
+  STATUS_ANNOTATION,
+  type InjectionStatus,
+} from './annotations.js';
+import type { Pod } from './kube-types.js';
+import type { Problem } from './problems.js';
+import { podContext, renderTemplate, type RenderedTemplate } from './render.js';
+
+/** Why a pod got no sidecars. Also the `reason` metric label and log field. */
+export type SkipReason =
+  | 'not_a_pod_create'
+  | 'opted_out'
+  | 'not_requested'
+  | 'no_default_templates'
+  | 'already_injected'
+  | 'nothing_injectable';
+
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
+
+/** The facts of an admission request that the decision reads. */
+export interface AdmissionFacts {
+  operation: string;
+  resource: GroupVersionResource;
+  subResource?: string | undefined;
+  /** `request.namespace`: controller-made pods may not carry it in their metadata. */
+  namespace: string;
+  pod: Pod | undefined;
+}
+
+export interface InjectionSettings {
+  onProblem: 'warn' | 'deny';
+  /** Used for `inject: "true"` and for pods of opted-in namespaces without their own list. */
+  defaultTemplates: readonly string[];
+  /** False on clusters older than 1.29 (or with the SidecarContainers gate off). */
+  nativeSidecars: boolean;
+}
+
+export interface NamespaceInfo {
+  /** The namespace's own `sidecar.example/inject` list, when known. */
+  defaultTemplates: readonly string[] | undefined;
+}
+
+export type Decision =
+  | { kind: 'skip'; reason: SkipReason; problems: Problem[] }
+  | { kind: 'inject'; rendered: RenderedTemplate[]; priorStatus: InjectionStatus; problems: Problem[] };
+
+const MAX_LISTED = 5;
+
+function listNames(names: Iterable<string>): string {
+  const all = [...names];
+  const shown = all.slice(0, MAX_LISTED).join(', ');
+  return all.length > MAX_LISTED ? `${shown}, …` : shown || 'none';
+}
+
+/** Only CREATE of `pods` itself is mutated; subresources (binding, eviction…) never. */
+export function isPodCreate(facts: Pick<AdmissionFacts, 'operation' | 'resource' | 'subResource'>): boolean {
+  return (
+    facts.operation === 'CREATE' &&
+    facts.resource.group === '' &&
+    facts.resource.resource === 'pods' &&
+    (facts.subResource ?? '') === ''
+  );
+}
+
+type Requested = { kind: 'skip'; reason: SkipReason; problems: Problem[] } | { kind: 'names'; names: readonly string[] };
+
+function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSettings, ns: NamespaceInfo): Requested {
+  const request = parseInjectAnnotation(pod.metadata?.annotations?.[INJECT_ANNOTATION]);
+  if (request.kind === 'opt_out') return { kind: 'skip', reason: 'opted_out', problems: [] };
+  if (request.kind === 'names') return { kind: 'names', names: request.names };
+  // `true`, or no annotation: the webhook configuration only sends unannotated
+  // pods from opted-in namespaces, so both mean "the defaults".
+  const defaults = ns.defaultTemplates ?? settings.defaultTemplates;
+  if (defaults.length > 0) return { kind: 'names', names: defaults };
+  if (request.kind === 'absent') return { kind: 'skip', reason: 'not_requested', problems: [] };
+  const message = `${INJECT_ANNOTATION}=true but no default templates are configured for namespace "${namespace}"`;
+  return { kind: 'skip', reason: 'no_default_templates', problems: [{ reason: 'no_default_templates', template: undefined, message }] };
+}
+
+/** Resolves the parameters of one template; `undefined` params mean "skip the template". */
+function resolveParameters(
+  template: CompiledTemplate,
+  annotations: Readonly<Record<string, string>>,
+  problems: Problem[],
+): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  let valid = true;
+  for (const parameter of template.parameters.values()) {
+    const key = overrideAnnotation(template.name, parameter.name);
+    const value = annotations[key];
+    params[parameter.name] = parameter.default;
+    if (value === undefined) continue;
+    if (!parameter.overridable) {
+      problems.push({
+        reason: 'parameter_not_overridable',
+        template: template.name,
+        message: `${key} ignored: template "${template.name}" does not allow overriding "${parameter.name}"`,
+      });
+    } else if (!parameter.pattern.test(value)) {
+      valid = false;
+      problems.push({
+        reason: 'invalid_parameter',
+        template: template.name,
+        message: `${key}="${value}" does not match ${parameter.pattern.source}; template "${template.name}" not injected`,
+      });
+    } else {
+      params[parameter.name] = value;
+    }
+  }
+  const prefix = `${ANNOTATION_PREFIX}${template.name}.`;
+  for (const key of Object.keys(annotations)) {
+    if (key.startsWith(prefix) && !template.parameters.has(key.slice(prefix.length))) {
+      problems.push({
+        reason: 'unknown_parameter',
+        template: template.name,
+        message: `${key} ignored: template "${template.name}" has no parameter "${key.slice(prefix.length)}"`,
+      });
+    }
+  }
+  return valid ? params : undefined;
+}
+
+/** Names and paths already taken in the pod, grown as templates are accepted. */
+class TakenNames {
+  readonly containers: Set<string>;
+  readonly volumes: Set<string>;
+  readonly mountPaths: Set<string>;
+
+  constructor(pod: Pod) {
+    const spec = pod.spec;
+    const all = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])];
+    this.containers = new Set(all.map((c) => c.name));
+    this.volumes = new Set((spec.volumes ?? []).map((v) => v.name));
+    // A mount path is "taken" if any application container already uses it.
+    this.mountPaths = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.mountPath)));
+  }
+
+  /** The first clash of a rendered template with what is taken, as a problem. */
+  conflictOf(rendered: RenderedTemplate): Problem | undefined {
+    const name = rendered.template.name;
+    const containerNames = [...rendered.template.initContainerNames, ...rendered.template.containerNames];
+    const container = containerNames.find((n) => this.containers.has(n));
+    if (container !== undefined) {
+      return { reason: 'name_conflict', template: name, message: `template "${name}" not injected: the pod already has a container "${container}"` };
+    }
+    const volume = rendered.template.volumeNames.find((n) => this.volumes.has(n));
+    if (volume !== undefined) {
+      return { reason: 'name_conflict', template: name, message: `template "${name}" not injected: the pod already has a volume "${volume}"` };
+    }
+    const mount = rendered.appVolumeMounts.find((m) => this.mountPaths.has(m.mountPath));
+    if (mount !== undefined) {
+      return {
+        reason: 'mount_path_conflict',
+        template: name,
+        message: `template "${name}" not injected: an application container already mounts ${mount.mountPath}`,
+      };
+    }
+    return undefined;
+  }
+
+  claim(rendered: RenderedTemplate): void {
+    for (const n of [...rendered.template.initContainerNames, ...rendered.template.containerNames]) this.containers.add(n);
+    for (const n of rendered.template.volumeNames) this.volumes.add(n);
+    for (const m of rendered.appVolumeMounts) this.mountPaths.add(m.mountPath);
+  }
+}
+
+/**
+ * Decides what to inject into one admitted pod, and why not. Pure: everything
+ * it needs is in its arguments.
+ */
+export function decideInjection(
+  facts: AdmissionFacts,
+  templates: TemplateSet,
+  settings: InjectionSettings,
+  ns: NamespaceInfo,
+): Decision {
+  const pod = facts.pod;
+  if (pod === undefined || !isPodCreate(facts)) return { kind: 'skip', reason: 'not_a_pod_create', problems: [] };
+  const requested = requestedTemplates(pod, facts.namespace, settings, ns);
+  if (requested.kind === 'skip') return requested;
+
+  const problems: Problem[] = [];
+  const annotations = pod.metadata?.annotations ?? {};
+  const parsedStatus = parseStatusAnnotation(annotations[STATUS_ANNOTATION]);
+  if (!parsedStatus.ok) {
+    problems.push({ reason: 'invalid_status', template: undefined, message: `${STATUS_ANNOTATION} ${parsedStatus.error}; ignored` });
+  }
+  const priorStatus = parsedStatus.ok ? parsedStatus.status : { templates: [], containers: [], initContainers: [], volumes: [] };
+  const injectedBefore = new Set(priorStatus.templates.map((t) => t.name));
+  const taken = new TakenNames(pod);
+  const context = podContext(pod, facts.namespace);
+  const rendered: RenderedTemplate[] = [];
+  let alreadyInjected = 0;
+
+  for (const name of requested.names) {
+    if (injectedBefore.has(name)) {
+      alreadyInjected += 1;
+      continue;
+    }
+    const template = templates.templates.get(name);
+    if (template === undefined) {
+      const known = listNames(templates.templates.keys());
+      problems.push({ reason: 'unknown_template', template: name, message: `unknown template "${name}" (known: ${known})` });
+      continue;
+    }
+    if (template.allowedNamespaces !== undefined && !template.allowedNamespaces.has(facts.namespace)) {
+      problems.push({
+        reason: 'namespace_not_allowed',
+        template: name,
+        message: `template "${name}" is not allowed in namespace "${facts.namespace}"`,
+      });
+      continue;
+    }
+    const params = resolveParameters(template, annotations, problems);
+    if (params === undefined) continue;
+    const candidate = renderTemplate(template, params, context, settings.nativeSidecars);
+    const conflict = taken.conflictOf(candidate);
+    if (conflict !== undefined) {
+      problems.push(conflict);
+      continue;
+    }
+    taken.claim(candidate);
+    rendered.push(candidate);
+  }
+
+  if (rendered.length > 0) return { kind: 'inject', rendered, priorStatus, problems };
+  const reason = alreadyInjected === requested.names.length ? 'already_injected' : 'nothing_injectable';
+  return { kind: 'skip', reason, problems };
+}

@@ -1,0 +1,123 @@
+import { formatStatusAnnotation, STATUS_ANNOTATION, type InjectionStatus } from './annotations.js';
+import type { Container, EnvVar, Pod } from './kube-types.js';
+import type { Problem } from './problems.js';
+import type { RenderedTemplate } from './render.js';
+
+/** An RFC 6902 operation; the injector only ever adds or replaces. */
+export type PatchOperation =
+  | { op: 'add'; path: string; value: unknown }
+  | { op: 'replace'; path: string; value: unknown };
+
+/** RFC 6901: `~` → `~0`, `/` → `~1` (so `sidecar.example/status` → `sidecar.example~1status`). */
+export function escapePointer(segment: string): string {
+  return segment.replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+/**
+ * Appends items to a list: the whole array when it is missing (an `add` to
+ * `/-` of a missing array does not apply), one `/-` per item otherwise.
+ */
+function appendTo(ops: PatchOperation[], path: string, existing: readonly unknown[] | undefined, items: readonly unknown[]): void {
+  if (items.length === 0) return;
+  if (existing === undefined) {
+    ops.push({ op: 'add', path, value: items });
+    return;
+  }
+  for (const item of items) ops.push({ op: 'add', path: `${path}/-`, value: item });
+}
+
+/** Inserts `before` at the head and `after` at the tail of a list. */
+function insertInto(
+  ops: PatchOperation[],
+  path: string,
+  existing: readonly unknown[] | undefined,
+  before: readonly unknown[],
+  after: readonly unknown[],
+): void {
+  if (existing === undefined) {
+    appendTo(ops, path, undefined, [...before, ...after]);
+    return;
+  }
+  before.forEach((item, index) => ops.push({ op: 'add', path: `${path}/${index}`, value: item }));
+  appendTo(ops, path, existing, after);
+}
+
+function envToAdd(container: Container, rendered: readonly RenderedTemplate[], problems: Problem[]): EnvVar[] {
+  const present = new Set((container.env ?? []).map((e) => e.name));
+  const added: EnvVar[] = [];
+  for (const r of rendered) {
+    for (const variable of r.appEnv) {
+      if (present.has(variable.name)) {
+        problems.push({
+          reason: 'env_already_set',
+          template: r.template.name,
+          message: `container "${container.name}" already sets ${variable.name}; kept its value (template "${r.template.name}")`,
+        });
+        continue;
+      }
+      present.add(variable.name);
+      added.push(variable);
+    }
+  }
+  return added;
+}
+
+export function mergeStatus(prior: InjectionStatus, rendered: readonly RenderedTemplate[]): InjectionStatus {
+  const byPlacement = (r: RenderedTemplate): { init: string[]; main: string[] } => {
+    const sidecars = r.sidecars.map((c) => c.name);
+    const init = r.initContainers.map((c) => c.name);
+    return r.placement === 'native' ? { init: [...init, ...sidecars], main: [] } : { init, main: sidecars };
+  };
+  return {
+    templates: [...prior.templates, ...rendered.map((r) => ({ name: r.template.name, version: r.template.version }))],
+    containers: [...prior.containers, ...rendered.flatMap((r) => byPlacement(r).main)],
+    initContainers: [...prior.initContainers, ...rendered.flatMap((r) => byPlacement(r).init)],
+    volumes: [...prior.volumes, ...rendered.flatMap((r) => r.volumes.map((v) => v.name))],
+  };
+}
+
+export interface PatchResult {
+  operations: PatchOperation[];
+  status: InjectionStatus;
+  problems: Problem[];
+}
+
+/**
+ * The JSON patch that injects already-decided, conflict-free templates.
+ * Application containers are patched first, by their original index, before
+ * any insertion at the head of `containers` shifts the indexes.
+ */
+export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], priorStatus: InjectionStatus): PatchResult {
+  const ops: PatchOperation[] = [];
+  const problems: Problem[] = [];
+  const spec = pod.spec;
+  const mounts = rendered.flatMap((r) => r.appVolumeMounts);
+
+  spec.containers.forEach((container, index) => {
+    appendTo(ops, `/spec/containers/${index}/volumeMounts`, container.volumeMounts, mounts);
+    appendTo(ops, `/spec/containers/${index}/env`, container.env, envToAdd(container, rendered, problems));
+  });
+  appendTo(ops, '/spec/volumes', spec.volumes, rendered.flatMap((r) => r.volumes));
+
+  const block = (r: RenderedTemplate, list: 'init' | 'main'): Container[] => {
+    if (list === 'init') return r.placement === 'native' ? [...r.initContainers, ...r.sidecars] : r.initContainers;
+    return r.placement === 'native' ? [] : r.sidecars;
+  };
+  const at = (position: 'before' | 'after', list: 'init' | 'main'): Container[] =>
+    rendered.filter((r) => r.template.position === position).flatMap((r) => block(r, list));
+  insertInto(ops, '/spec/initContainers', spec.initContainers, at('before', 'init'), at('after', 'init'));
+  insertInto(ops, '/spec/containers', spec.containers, at('before', 'main'), at('after', 'main'));
+
+  const status = mergeStatus(priorStatus, rendered);
+  const statusValue = formatStatusAnnotation(status);
+  const annotations = pod.metadata?.annotations;
+  if (pod.metadata === undefined) {
+    ops.push({ op: 'add', path: '/metadata', value: { annotations: { [STATUS_ANNOTATION]: statusValue } } });
+  } else if (annotations === undefined) {
+    ops.push({ op: 'add', path: '/metadata/annotations', value: { [STATUS_ANNOTATION]: statusValue } });
+  } else {
+    const op = annotations[STATUS_ANNOTATION] === undefined ? 'add' : 'replace';
+    ops.push({ op, path: `/metadata/annotations/${escapePointer(STATUS_ANNOTATION)}`, value: statusValue });
+  }
+  return { operations: ops, status, problems };
+}

@@ -1,0 +1,43 @@
+import type { TemplateSet } from '../templates/model.js';
+import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
+import { buildPatch, type PatchOperation } from './patch.js';
+import { DENIABLE_REASONS, problemToWarning, type Problem, type ProblemReason } from './problems.js';
+
+/** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
+export type InjectionOutcome =
+  | { result: 'skipped'; reason: SkipReason; problems: Problem[]; warnings: string[] }
+  | { result: 'injected'; templates: string[]; operations: PatchOperation[]; problems: Problem[]; warnings: string[] }
+  | { result: 'denied'; reason: ProblemReason; message: string; problems: Problem[]; warnings: string[] };
+
+/** decide → render → patch, and the on-problem policy. Pure; shared by the webhook and the CLI. */
+export function planInjection(
+  facts: AdmissionFacts,
+  templates: TemplateSet,
+  settings: InjectionSettings,
+  ns: NamespaceInfo,
+): InjectionOutcome {
+  const decision = decideInjection(facts, templates, settings, ns);
+  const problems = decision.problems;
+  let outcome: InjectionOutcome;
+  if (decision.kind === 'skip') {
+    outcome = { result: 'skipped', reason: decision.reason, problems, warnings: [] };
+  } else {
+    const patch = buildPatch(facts.pod!, decision.rendered, decision.priorStatus);
+    problems.push(...patch.problems);
+    outcome = {
+      result: 'injected',
+      templates: decision.rendered.map((r) => r.template.name),
+      operations: patch.operations,
+      problems,
+      warnings: [],
+    };
+  }
+  const deniable = problems.filter((p) => DENIABLE_REASONS.has(p.reason));
+  const first = deniable[0];
+  if (settings.onProblem === 'deny' && first !== undefined) {
+    const message = `sidecar injection refused: ${deniable.map((p) => p.message).join('; ')}`;
+    return { result: 'denied', reason: first.reason, message, problems, warnings: [] };
+  }
+  outcome.warnings = problems.map(problemToWarning);
+  return outcome;
+}

@@ -1,0 +1,402 @@
+// A real, throwaway Kubernetes control plane for e2e tests: etcd,
+// kube-apiserver and kube-controller-manager built from source by
+// test/e2e/cluster/build.sh, listening on 127.0.0.1 only. There is no
+// scheduler or kubelet, so Pods stay Pending; tests assert on stored objects.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createCA, createRsaKeyPairPem, issueCert, type CertAuthority } from './pki.js';
+import {
+  describeExit,
+  freePorts,
+  isPortFree,
+  logTails,
+  signalGroup,
+  sleep,
+  spawnLogged,
+  terminate,
+  type ManagedProcess,
+} from './procs.js';
+
+export interface ControlPlaneBinaries {
+  binDir: string;
+  etcd: string;
+  kubeApiserver: string;
+  kubeControllerManager: string;
+}
+
+export interface StartOptions {
+  /** Where certs, kubeconfigs, etcd data and logs go. Default: a new temp dir, removed by stop(). */
+  workDir?: string;
+  /** Progress lines (build output, startup steps). Default: stderr. */
+  log?: (line: string) => void;
+  /** Appended to the kube-apiserver command line (later flags win). */
+  extraApiServerFlags?: string[];
+  /** Keep an auto-created workDir after stop() (also: E2E_KEEP_WORKDIR=1). */
+  keepWorkDir?: boolean;
+  /** Budget for the whole startup once binaries exist. Default 120 s. */
+  startTimeoutMs?: number;
+}
+
+export interface ControlPlane {
+  kubeconfigPath: string;
+  /** https://127.0.0.1:PORT */
+  server: string;
+  caPem: string;
+  /** The cluster CA with its key, e.g. to issue a webhook serving cert the apiserver trusts. */
+  ca: CertAuthority;
+  /** Admin client cert (CN=admin, O=system:masters) for direct HTTPS calls. */
+  adminCertPem: string;
+  adminKeyPem: string;
+  workDir: string;
+  pids: { etcd: number; kubeApiserver: number; kubeControllerManager: number };
+  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number };
+  logs: { etcd: string; kubeApiserver: string; kubeControllerManager: string };
+  /** Resolves (with a message and log tail) if a component dies before stop(). */
+  died: Promise<string>;
+  /** Stops kcm, apiserver, etcd (in that order) and checks their ports are free. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const GRACE_MS = 10_000;
+const defaultLog = (line: string) => process.stderr.write(`[control-plane] ${line}\n`);
+const buildScript = fileURLToPath(new URL('../cluster/build.sh', import.meta.url));
+
+let binariesPromise: Promise<ControlPlaneBinaries> | undefined;
+
+/**
+ * Builds (or finds) the control-plane binaries. E2E_CONTROL_PLANE_BIN_DIR
+ * points at prebuilt ones; otherwise build.sh runs (a no-op when up to date).
+ */
+export function ensureControlPlaneBinaries(opts: { log?: (line: string) => void } = {}): Promise<ControlPlaneBinaries> {
+  binariesPromise ??= locateOrBuild(opts.log ?? defaultLog).catch((err) => {
+    binariesPromise = undefined; // let a later call retry
+    throw err;
+  });
+  return binariesPromise;
+}
+
+async function locateOrBuild(log: (line: string) => void): Promise<ControlPlaneBinaries> {
+  const binDir = process.env['E2E_CONTROL_PLANE_BIN_DIR'] || (await runBuildScript(log));
+  const bins = {
+    binDir,
+    etcd: join(binDir, 'etcd'),
+    kubeApiserver: join(binDir, 'kube-apiserver'),
+    kubeControllerManager: join(binDir, 'kube-controller-manager'),
+  };
+  for (const path of [bins.etcd, bins.kubeApiserver, bins.kubeControllerManager]) {
+    if (!existsSync(path)) throw new Error(`control-plane binary missing: ${path}`);
+  }
+  return bins;
+}
+
+function runBuildScript(log: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    const stderrLines: string[] = [];
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    let partial = '';
+    child.stderr.on('data', (d: Buffer) => {
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        stderrLines.push(line);
+        log(line);
+      }
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (partial) stderrLines.push(partial);
+      const binDir = stdout.trim().split('\n').pop() ?? '';
+      if (code === 0 && binDir) resolve(binDir);
+      else reject(new Error(`${buildScript} failed (exit ${code}):\n${stderrLines.slice(-40).join('\n')}`));
+    });
+  });
+}
+
+// Everything started by this process, so exit/signal hooks can clean up.
+const live = new Set<{ procs: ManagedProcess[]; stop(): Promise<void> }>();
+let hooksInstalled = false;
+
+function killAllNow() {
+  for (const plane of live) for (const p of plane.procs) signalGroup(p, 'SIGKILL');
+}
+
+function onSignal(signal: NodeJS.Signals) {
+  // If the embedding program has its own handler (e.g. cluster-cli), it
+  // decides when to exit; otherwise mimic the default: stop, then die.
+  const othersHandle = process.listeners(signal).some((l) => l !== onSignal);
+  void Promise.allSettled([...live].map((p) => p.stop())).finally(() => {
+    if (!othersHandle) process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
+}
+
+function track(plane: { procs: ManagedProcess[]; stop(): Promise<void> }) {
+  if (!hooksInstalled) {
+    // 'exit' handlers must be synchronous, so this path can only SIGKILL.
+    process.on('exit', killAllNow);
+    hooksInstalled = true;
+  }
+  if (live.size === 0) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  live.add(plane);
+}
+
+function untrack(plane: { procs: ManagedProcess[]; stop(): Promise<void> }) {
+  live.delete(plane);
+  if (live.size === 0) {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+interface TlsClient {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+function get(url: string, tls?: TlsClient): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const doRequest = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = doRequest(url, { method: 'GET', timeout: 5000, ...tls }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('timeout', () => req.destroy(new Error('request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function kubeconfig(server: string, caPem: string, user: string, client: { certPem: string; keyPem: string }): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: e2e
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(caPem)}
+users:
+- name: ${user}
+  user:
+    client-certificate-data: ${b64(client.certPem)}
+    client-key-data: ${b64(client.keyPem)}
+contexts:
+- name: e2e
+  context:
+    cluster: e2e
+    user: ${user}
+current-context: e2e
+`;
+}
+
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
+  const log = opts.log ?? defaultLog;
+  const bins = await ensureControlPlaneBinaries({ log });
+
+  const ownsWorkDir = !opts.workDir;
+  const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-cp-'));
+  mkdirSync(workDir, { recursive: true });
+  const f = (name: string) => join(workDir, name);
+  const started = Date.now();
+  const deadline = started + (opts.startTimeoutMs ?? 120_000);
+
+  const [etcdClient, etcdPeer, apiserver, controllerManager] = (await freePorts(4)) as [number, number, number, number];
+  const ports = { etcdClient, etcdPeer, apiserver, controllerManager };
+  const server = `https://127.0.0.1:${apiserver}`;
+
+  // --- PKI -----------------------------------------------------------------
+  const ca = createCA();
+  const serving = issueCert(ca, {
+    commonName: 'kube-apiserver',
+    usage: 'server',
+    dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+    // 10.0.0.1 is the "kubernetes" Service IP (first IP of the service range).
+    ipAddresses: ['127.0.0.1', '10.0.0.1'],
+  });
+  const admin = issueCert(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' });
+  const kcmClient = issueCert(ca, { commonName: 'system:kube-controller-manager', usage: 'client' });
+  const sa = createRsaKeyPairPem();
+  const files: Record<string, string> = {
+    'ca.crt': ca.certPem,
+    'ca.key': ca.keyPem,
+    'apiserver.crt': serving.certPem,
+    'apiserver.key': serving.keyPem,
+    'sa.pub': sa.publicKeyPem,
+    'sa.key': sa.privateKeyPem,
+    'admin.kubeconfig': kubeconfig(server, ca.certPem, 'admin', admin),
+    'kcm.kubeconfig': kubeconfig(server, ca.certPem, 'system:kube-controller-manager', kcmClient),
+  };
+  for (const [name, content] of Object.entries(files)) writeFileSync(f(name), content, { mode: 0o600 });
+  const adminTls: TlsClient = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
+
+  // --- processes -------------------------------------------------------------
+  const procs: ManagedProcess[] = [];
+  let stopping: Promise<void> | undefined;
+  let failedToStart = false; // keep the workDir (logs) for a post-mortem
+  let resolveDied: (msg: string) => void = () => {};
+  const died = new Promise<string>((resolve) => (resolveDied = resolve));
+  const plane = {
+    procs,
+    stop: () => (stopping ??= stopAll()),
+  };
+
+  async function stopAll(): Promise<void> {
+    // Reverse start order: kcm, apiserver, etcd (the apiserver drains against a live etcd).
+    for (const p of [...procs].reverse()) {
+      const how = await terminate(p, GRACE_MS);
+      if (how !== 'gone') log(`stopped ${p.name} (pid ${p.pid}, ${how})`);
+    }
+    untrack(plane);
+    const busy: number[] = [];
+    for (const port of Object.values(ports)) {
+      let free = await isPortFree(port);
+      for (let i = 0; !free && i < 20; i++) {
+        await sleep(250);
+        free = await isPortFree(port);
+      }
+      if (!free) busy.push(port);
+    }
+    if (busy.length > 0) throw new Error(`control plane stopped but ports still in use: ${busy.join(', ')}`);
+    if (ownsWorkDir && !failedToStart && !opts.keepWorkDir && process.env['E2E_KEEP_WORKDIR'] !== '1') {
+      rmSync(workDir, { recursive: true, force: true });
+    }
+  }
+
+  const start = (name: string, bin: string, args: string[]) => {
+    const p = spawnLogged(name, bin, args, f(`${name}.log`));
+    procs.push(p);
+    void p.exited.then(() => {
+      if (!stopping) resolveDied(`${describeExit(p)} unexpectedly\n${logTails(procs)}`);
+    });
+    log(`started ${name} (pid ${p.pid}), log: ${p.logPath}`);
+    return p;
+  };
+
+  // Polls check() until it returns true; fails fast if a component exits and
+  // always includes the components' log tails in the error.
+  const waitFor = async (what: string, check: () => Promise<boolean>) => {
+    let lastError = '';
+    for (;;) {
+      const dead = procs.find((p) => p.exit);
+      if (dead) throw new Error(`${describeExit(dead)} while waiting for ${what}\n${logTails(procs)}`);
+      try {
+        if (await check()) return;
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      if (Date.now() > deadline) {
+        const total = Math.round((Date.now() - started) / 1000);
+        throw new Error(
+          `timed out after ${total}s waiting for ${what}` +
+            (lastError ? ` (last error: ${lastError})` : '') +
+            `\n${logTails(procs)}`,
+        );
+      }
+      await sleep(250);
+    }
+  };
+
+  track(plane);
+  try {
+    const etcdData = f('etcd-data');
+    start('etcd', bins.etcd, [
+      `--data-dir=${etcdData}`,
+      `--listen-client-url=http://127.0.0.1:${etcdClient}`,
+      `--listen-peer-url=http://127.0.0.1:${etcdPeer}`,
+    ]);
+    await waitFor('etcd /health', async () => {
+      const r = await get(`http://127.0.0.1:${etcdClient}/health`);
+      return r.status === 200 && r.body.includes('"health":"true"');
+    });
+
+    start('kube-apiserver', bins.kubeApiserver, [
+      '--advertise-address=127.0.0.1',
+      '--bind-address=127.0.0.1',
+      `--secure-port=${apiserver}`,
+      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+      '--service-cluster-ip-range=10.0.0.0/24',
+      '--authorization-mode=Node,RBAC',
+      `--client-ca-file=${f('ca.crt')}`,
+      `--tls-cert-file=${f('apiserver.crt')}`,
+      `--tls-private-key-file=${f('apiserver.key')}`,
+      '--service-account-issuer=https://kubernetes.default.svc',
+      `--service-account-key-file=${f('sa.pub')}`,
+      `--service-account-signing-key-file=${f('sa.key')}`,
+      '--allow-privileged=true',
+      // Endpoints may not hold loopback IPs, so the "kubernetes" Service
+      // endpoint reconciler would fail forever with 127.0.0.1; nothing here
+      // needs those endpoints.
+      '--endpoint-reconciler-type=none',
+      // Never fall back to writing self-signed certs under /var/run/kubernetes.
+      `--cert-dir=${f('apiserver-certs')}`,
+      ...(opts.extraApiServerFlags ?? []),
+    ]);
+    await waitFor('kube-apiserver /readyz', async () => {
+      const r = await get(`${server}/readyz`, adminTls);
+      return r.status === 200;
+    });
+
+    start('kube-controller-manager', bins.kubeControllerManager, [
+      `--kubeconfig=${f('kcm.kubeconfig')}`,
+      `--authentication-kubeconfig=${f('kcm.kubeconfig')}`,
+      `--authorization-kubeconfig=${f('kcm.kubeconfig')}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${controllerManager}`,
+      `--cert-dir=${f('kcm-certs')}`,
+      '--leader-elect=false',
+      // Each controller acts as its own ServiceAccount, as in a real cluster,
+      // so RBAC is exercised the same way.
+      '--use-service-account-credentials=true',
+      `--service-account-private-key-file=${f('sa.key')}`,
+      `--root-ca-file=${f('ca.crt')}`,
+      `--cluster-signing-cert-file=${f('ca.crt')}`,
+      `--cluster-signing-key-file=${f('ca.key')}`,
+      '--controllers=*',
+    ]);
+    // The serviceaccount controller creating default/default proves kcm is
+    // up and authorised; Pod creation also needs that ServiceAccount.
+    await waitFor('the default ServiceAccount (created by kube-controller-manager)', async () => {
+      const r = await get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls);
+      return r.status === 200;
+    });
+  } catch (err) {
+    failedToStart = true;
+    await plane.stop().catch(() => {});
+    (err as Error).message += `\n(control-plane files and logs kept in ${workDir})`;
+    throw err;
+  }
+  log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${server}`);
+
+  const proc = (name: string) => {
+    const p = procs.find((x) => x.name === name);
+    if (!p) throw new Error(`internal: ${name} not started`);
+    return p;
+  };
+  const [etcd, api, kcm] = [proc('etcd'), proc('kube-apiserver'), proc('kube-controller-manager')];
+  return {
+    kubeconfigPath: f('admin.kubeconfig'),
+    server,
+    caPem: ca.certPem,
+    ca,
+    adminCertPem: admin.certPem,
+    adminKeyPem: admin.keyPem,
+    workDir,
+    pids: { etcd: etcd.pid, kubeApiserver: api.pid, kubeControllerManager: kcm.pid },
+    ports,
+    logs: { etcd: etcd.logPath, kubeApiserver: api.logPath, kubeControllerManager: kcm.logPath },
+    died,
+    stop: plane.stop,
+  };
+}

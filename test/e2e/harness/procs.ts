@@ -1,0 +1,133 @@
+// Process and port helpers for the e2e control plane: each component runs in
+// its own process group (so a group kill also takes any children), logs to a
+// file, and is killed by PID only.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+
+export interface ManagedProcess {
+  name: string;
+  pid: number;
+  logPath: string;
+  child: ChildProcess;
+  /** null while running; set once the process has exited. */
+  exit: { code: number | null; signal: NodeJS.Signals | null } | null;
+  exited: Promise<void>;
+}
+
+export function spawnLogged(name: string, bin: string, args: string[], logPath: string): ManagedProcess {
+  const fd = openSync(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, args, {
+      // New process group: we kill the group, and a Ctrl-C in the terminal
+      // reaches only us, so our handler decides the shutdown order.
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd); // the child has its own copy
+  }
+  if (child.pid === undefined) throw new Error(`failed to spawn ${name} (${bin})`);
+  // Don't let running components keep the test process alive; the process
+  // 'exit' hook in control-plane.ts kills whatever is left.
+  child.unref();
+  const proc: ManagedProcess = {
+    name,
+    pid: child.pid,
+    logPath,
+    child,
+    exit: null,
+    exited: new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        proc.exit = { code, signal };
+        resolve();
+      });
+    }),
+  };
+  // 'error' after a successful spawn is rare (e.g. kill failing); never crash on it.
+  child.on('error', () => {});
+  return proc;
+}
+
+/** Sends a signal to the process group led by proc; false if it is already gone. */
+export function signalGroup(proc: ManagedProcess, signal: NodeJS.Signals): boolean {
+  if (proc.exit) return false;
+  try {
+    process.kill(-proc.pid, signal);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, wait up to graceMs, then SIGKILL the group and wait for the exit. */
+export async function terminate(proc: ManagedProcess, graceMs: number): Promise<'graceful' | 'killed' | 'gone'> {
+  if (!signalGroup(proc, 'SIGTERM')) return 'gone';
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(true), graceMs);
+  });
+  const graceful = !(await Promise.race([proc.exited.then(() => false), timedOut]));
+  clearTimeout(timer);
+  if (graceful) return 'graceful';
+  signalGroup(proc, 'SIGKILL');
+  await proc.exited;
+  return 'killed';
+}
+
+export function describeExit(proc: ManagedProcess): string {
+  if (!proc.exit) return `${proc.name} (pid ${proc.pid}) is running`;
+  const how = proc.exit.signal ? `signal ${proc.exit.signal}` : `code ${proc.exit.code}`;
+  return `${proc.name} (pid ${proc.pid}) exited with ${how}`;
+}
+
+export function tailFile(path: string, lines = 25): string {
+  try {
+    const all = readFileSync(path, 'utf8').trimEnd().split('\n');
+    return all.slice(-lines).join('\n');
+  } catch (err) {
+    return `(could not read ${path}: ${(err as Error).message})`;
+  }
+}
+
+export function logTails(procs: ManagedProcess[], lines = 25): string {
+  return procs
+    .map((p) => `----- ${describeExit(p)}; last ${lines} lines of ${p.logPath} -----\n${tailFile(p.logPath, lines)}`)
+    .join('\n');
+}
+
+function listen(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen({ host: '127.0.0.1', port, exclusive: true }, () => resolve(srv));
+  });
+}
+
+function close(srv: Server): Promise<void> {
+  return new Promise((resolve) => srv.close(() => resolve()));
+}
+
+/** n distinct free ports on 127.0.0.1 (held open together so they differ). */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(Array.from({ length: n }, () => listen(0)));
+  const ports = servers.map((s) => {
+    const addr = s.address();
+    if (addr === null || typeof addr === 'string') throw new Error('unexpected listen address');
+    return addr.port;
+  });
+  await Promise.all(servers.map(close));
+  return ports;
+}
+
+export async function isPortFree(port: number): Promise<boolean> {
+  try {
+    await close(await listen(port));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
