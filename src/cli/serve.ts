@@ -1,0 +1,62 @@
+import { ConfigError, loadConfig, usage, type Config } from '../config/config.js';
+import { startWebhook, StartupError } from '../server/webhook.js';
+import type { CliIo } from './io.js';
+
+const HELP = `Usage: sidecar-injector serve [options]
+
+Runs the admission webhook: POST /mutate, GET /healthz, /readyz, /metrics
+over HTTPS. Every option can also be set by its environment variable; flags win.
+
+Options:
+${usage()}
+`;
+
+function examples(config: Readonly<Config>, port: number): string {
+  const host = config.host === '0.0.0.0' || config.host === '127.0.0.1' ? 'localhost' : config.host;
+  return `
+sidecar-injector is serving on https://${host}:${port} (CA: ${config.certDir}/ca.crt, templates: ${config.templatesDir}/)
+Try it from another terminal:
+  # an AdmissionReview for a pod asking for log-collector; prints the response with the patch decoded
+  ./examples/try-mutate.sh https://${host}:${port}/mutate examples/admission-review.json
+  # the same injection, offline, on a Deployment
+  node dist/main.js inject -f examples/deployment.yaml
+  curl --cacert ${config.certDir}/ca.crt https://${host}:${port}/readyz
+Stop with Ctrl-C.
+`;
+}
+
+export async function runServe(argv: readonly string[], io: CliIo): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.stdout(HELP);
+    return 0;
+  }
+  let config: Readonly<Config>;
+  try {
+    config = loadConfig(argv, process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) return io.fail(`serve: ${error.message}`);
+    throw error;
+  }
+  let webhook;
+  try {
+    webhook = await startWebhook(config);
+  } catch (error) {
+    if (error instanceof StartupError || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      return io.fail(`serve: ${(error as Error).message}`);
+    }
+    throw error;
+  }
+  if (config.printExamples) io.stderr(examples(config, webhook.port));
+  const running = webhook;
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      running.logger.info({ signal }, 'shutting down: finishing in-flight requests');
+      void running.stop().then(() => resolve(0));
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+}

@@ -1,0 +1,135 @@
+import { join } from 'node:path';
+
+/** Settings of `sidecar-injector serve`, validated and frozen. */
+export interface Config {
+  host: string;
+  port: number;
+  metricsPort: number;
+  certDir: string;
+  certFile: string;
+  keyFile: string;
+  createCerts: boolean;
+  certHosts: string[];
+  templatesDir: string;
+  onProblem: 'warn' | 'deny';
+  defaultTemplates: string[];
+  nativeSidecars: boolean;
+  maxBodyBytes: number;
+  logLevel: string;
+  shutdownTimeoutSeconds: number;
+  reloadPollSeconds: number;
+  printExamples: boolean;
+}
+
+type Kind = 'string' | 'integer' | 'boolean' | 'list';
+
+interface Option {
+  key: keyof Config;
+  flag: string;
+  kind: Kind;
+  default: string;
+  help: string;
+  allowed?: readonly string[];
+  min?: number;
+  max?: number;
+}
+
+/** One table drives flags, environment variables, defaults and `--help`. */
+export const OPTIONS: readonly Option[] = [
+  { key: 'host', flag: 'host', kind: 'string', default: '0.0.0.0', help: 'address to listen on' },
+  { key: 'port', flag: 'port', kind: 'integer', default: '8443', min: 0, max: 65535, help: 'HTTPS port of /mutate, /healthz, /readyz, /metrics' },
+  { key: 'metricsPort', flag: 'metrics-port', kind: 'integer', default: '0', min: 0, max: 65535, help: 'extra plain-HTTP port for /metrics only (0 = none)' },
+  { key: 'certDir', flag: 'cert-dir', kind: 'string', default: 'certs', help: 'directory of tls.crt and tls.key (and ca.crt)' },
+  { key: 'certFile', flag: 'cert-file', kind: 'string', default: '', help: 'serving certificate (default <cert-dir>/tls.crt)' },
+  { key: 'keyFile', flag: 'key-file', kind: 'string', default: '', help: 'serving key (default <cert-dir>/tls.key)' },
+  { key: 'createCerts', flag: 'create-certs', kind: 'boolean', default: 'false', help: 'generate a CA and serving certificate into <cert-dir> when none is there (local use)' },
+  { key: 'certHosts', flag: 'cert-hosts', kind: 'list', default: 'localhost,127.0.0.1', help: 'SANs for --create-certs' },
+  { key: 'templatesDir', flag: 'templates-dir', kind: 'string', default: 'templates', help: 'directory of SidecarTemplate YAML files, watched for changes' },
+  { key: 'onProblem', flag: 'on-problem', kind: 'string', default: 'warn', allowed: ['warn', 'deny'], help: 'unknown/disallowed templates, bad overrides, name conflicts: warn and skip, or deny the pod' },
+  { key: 'defaultTemplates', flag: 'default-templates', kind: 'list', default: '', help: 'templates for inject=true and opted-in namespaces without their own list' },
+  { key: 'nativeSidecars', flag: 'native-sidecars', kind: 'boolean', default: 'true', help: 'inject native-mode templates as initContainers with restartPolicy Always (Kubernetes >= 1.29); false = as regular containers' },
+  { key: 'maxBodyBytes', flag: 'max-body-bytes', kind: 'integer', default: String(6 * 1024 * 1024), min: 1024, max: 64 * 1024 * 1024, help: 'largest AdmissionReview accepted' },
+  { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', allowed: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
+  { key: 'shutdownTimeoutSeconds', flag: 'shutdown-timeout', kind: 'integer', default: '25', min: 0, max: 300, help: 'seconds to let in-flight requests finish on SIGTERM' },
+  { key: 'printExamples', flag: 'print-examples', kind: 'boolean', default: 'false', help: 'print commands to try the running webhook (used by npm start)' },
+  { key: 'reloadPollSeconds', flag: 'reload-poll', kind: 'integer', default: '30', min: 0, max: 3600, help: 'seconds between re-reads of templates and certificates besides file watching (0 = watch only)' },
+];
+
+export function envName(option: Option): string {
+  return `SIDECAR_INJECTOR_${option.flag.toUpperCase().replace(/-/g, '_')}`;
+}
+
+export class ConfigError extends Error {}
+
+function convert(option: Option, raw: string, origin: string): unknown {
+  const where = `${origin}: `;
+  switch (option.kind) {
+    case 'string':
+      if (option.allowed && !option.allowed.includes(raw)) {
+        throw new ConfigError(`${where}"${raw}" is not one of ${option.allowed.join(', ')}`);
+      }
+      return raw;
+    case 'integer': {
+      if (!/^\d+$/.test(raw)) throw new ConfigError(`${where}"${raw}" is not a whole number`);
+      const value = Number(raw);
+      if ((option.min !== undefined && value < option.min) || (option.max !== undefined && value > option.max)) {
+        throw new ConfigError(`${where}${value} is outside ${option.min}..${option.max}`);
+      }
+      return value;
+    }
+    case 'boolean':
+      if (raw === 'true' || raw === '') return true;
+      if (raw === 'false') return false;
+      throw new ConfigError(`${where}"${raw}" is not true or false`);
+    case 'list':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+  }
+}
+
+/**
+ * Builds the Config from flags (`--name value`, `--name=value`, `--flag` for
+ * booleans) over environment variables over defaults. Pure: env is passed in.
+ */
+export function loadConfig(argv: readonly string[], env: Readonly<Record<string, string | undefined>>): Readonly<Config> {
+  const byFlag = new Map(OPTIONS.map((o) => [o.flag, o]));
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument "${arg}"`);
+    const [name = '', inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const negated = name.startsWith('no-') && byFlag.get(name.slice(3))?.kind === 'boolean';
+    const option = byFlag.get(negated ? name.slice(3) : name);
+    if (option === undefined) throw new ConfigError(`unknown flag --${name} (see --help)`);
+    if (negated) flags.set(option.flag, 'false');
+    else if (inline !== undefined) flags.set(option.flag, inline);
+    else if (option.kind === 'boolean') flags.set(option.flag, 'true');
+    else {
+      const next = argv[i + 1];
+      if (next === undefined) throw new ConfigError(`--${name} needs a value`);
+      flags.set(option.flag, next);
+      i += 1;
+    }
+  }
+  const config: Record<string, unknown> = {};
+  for (const option of OPTIONS) {
+    const fromFlag = flags.get(option.flag);
+    const fromEnv = env[envName(option)];
+    const origin = fromFlag !== undefined ? `--${option.flag}` : fromEnv !== undefined ? envName(option) : `default of --${option.flag}`;
+    config[option.key] = convert(option, fromFlag ?? fromEnv ?? option.default, origin);
+  }
+  const result = config as unknown as Config;
+  if (result.certFile === '') result.certFile = join(result.certDir, 'tls.crt');
+  if (result.keyFile === '') result.keyFile = join(result.certDir, 'tls.key');
+  return Object.freeze(result);
+}
+
+export function usage(): string {
+  const lines = OPTIONS.map((o) => {
+    const value = o.kind === 'boolean' ? '' : o.allowed ? `=${o.allowed.join('|')}` : `=${o.kind.toUpperCase()}`;
+    return `  --${o.flag}${value}\n      ${o.help} [env ${envName(o)}; default ${o.default === '' ? '(none)' : o.default}]`;
+  });
+  return lines.join('\n');
+}

@@ -1,0 +1,77 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every metric of the process, on a registry of its own (no globals: tests build their own). */
+export interface Metrics {
+  registry: Registry;
+  admissions: Counter<'result' | 'reason'>;
+  injections: Counter<'template'>;
+  problems: Counter<'reason'>;
+  duration: Histogram<'result'>;
+  badRequests: Counter<'code'>;
+  templateReloads: Counter<'result'>;
+  templatesLoaded: Gauge;
+  certificateNotAfter: Gauge;
+  certificateReloads: Counter<'result'>;
+}
+
+export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }): Metrics {
+  const registry = new Registry();
+  if (options.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'sidecar_injector_' });
+  const registers = [registry];
+  return {
+    registry,
+    admissions: new Counter({
+      name: 'sidecar_injector_admissions_total',
+      help: 'Admission reviews answered, by result (injected, skipped, denied) and reason.',
+      labelNames: ['result', 'reason'],
+      registers,
+    }),
+    injections: new Counter({
+      name: 'sidecar_injector_injections_total',
+      help: 'Templates injected into pods, by template.',
+      labelNames: ['template'],
+      registers,
+    }),
+    problems: new Counter({
+      name: 'sidecar_injector_problems_total',
+      help: 'Problems found in injection requests (unknown template, conflict, bad override…), by reason.',
+      labelNames: ['reason'],
+      registers,
+    }),
+    duration: new Histogram({
+      name: 'sidecar_injector_admission_duration_seconds',
+      help: 'Time from the request body being read to the response being written.',
+      labelNames: ['result'],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    }),
+    badRequests: new Counter({
+      name: 'sidecar_injector_bad_requests_total',
+      help: 'Requests to /mutate refused with a 4xx, by error code.',
+      labelNames: ['code'],
+      registers,
+    }),
+    templateReloads: new Counter({
+      name: 'sidecar_injector_template_reloads_total',
+      help: 'Template (re)loads, by result (success, failure; on failure the last good set stays).',
+      labelNames: ['result'],
+      registers,
+    }),
+    templatesLoaded: new Gauge({
+      name: 'sidecar_injector_templates_loaded',
+      help: 'Templates in the set in force.',
+      registers,
+    }),
+    certificateNotAfter: new Gauge({
+      name: 'sidecar_injector_certificate_expiry_timestamp_seconds',
+      help: 'notAfter of the serving certificate in force, as a Unix timestamp.',
+      registers,
+    }),
+    certificateReloads: new Counter({
+      name: 'sidecar_injector_certificate_reloads_total',
+      help: 'Serving certificate (re)loads, by result.',
+      labelNames: ['result'],
+      registers,
+    }),
+  };
+}

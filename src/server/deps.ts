@@ -1,0 +1,17 @@
+import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TemplateSet } from '../templates/model.js';
+import type { ServingCertificate } from '../certs/serving-certificate.js';
+
+/** What the HTTP layer needs, passed in so tests can build their own. */
+export interface ServerDeps {
+  templates: { current(): TemplateSet; isReady(): boolean; lastErrors(): readonly string[] };
+  certificate: { current(): ServingCertificate | undefined };
+  settings: InjectionSettings;
+  namespaceInfo: (namespace: string) => NamespaceInfo;
+  metrics: Metrics;
+  logger: Logger;
+  maxBodyBytes: number;
+  now: () => Date;
+}

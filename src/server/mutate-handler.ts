@@ -1,0 +1,133 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { decodeAdmissionReview } from '../admission/decode.js';
+import { RequestError } from '../admission/errors.js';
+import { encodeReview, reviewAdmission } from '../admission/review.js';
+import type { AdmissionRequest } from '../admission/types.js';
+import type { Pod } from '../inject/kube-types.js';
+import type { InjectionOutcome } from '../inject/plan.js';
+import type { ServerDeps } from './deps.js';
+
+function sendJson(res: ServerResponse, status: number, body: string, close = false): void {
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  };
+  if (close) headers['connection'] = 'close';
+  res.writeHead(status, headers);
+  res.end(body);
+}
+
+function isJson(contentType: string | undefined): boolean {
+  if (contentType === undefined) return false;
+  const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase();
+  return mediaType === 'application/json';
+}
+
+function podName(pod: Pod | undefined, request: AdmissionRequest): string | undefined {
+  return pod?.metadata?.name || request.name || pod?.metadata?.generateName || undefined;
+}
+
+/**
+ * POST /mutate, kept off express on purpose: one raw body read with a size
+ * cap, one JSON.parse, pre-compiled templates, one JSON.stringify.
+ */
+export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const { metrics, logger, maxBodyBytes } = deps;
+
+  const refuse = (res: ServerResponse, error: RequestError, started: bigint, close = false): void => {
+    metrics.badRequests.inc({ code: error.code });
+    const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    logger.warn({ outcome: 'bad_request', code: error.code, error: error.message, durationMs }, 'admission request refused');
+    if (!res.headersSent) sendJson(res, error.status, JSON.stringify(error), close);
+  };
+
+  const answer = (res: ServerResponse, body: string, started: bigint): void => {
+    let decoded: { request: AdmissionRequest; pod: Pod | undefined };
+    try {
+      decoded = decodeAdmissionReview(body);
+    } catch (error) {
+      if (error instanceof RequestError) return refuse(res, error, started);
+      throw error;
+    }
+    const { request, pod } = decoded;
+    const namespace = request.namespace ?? '';
+    const { response, outcome } = reviewAdmission(request, pod, {
+      templates: deps.templates.current(),
+      settings: deps.settings,
+      namespace: deps.namespaceInfo(namespace),
+    });
+    sendJson(res, 200, encodeReview(response));
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    record(outcome, seconds);
+    logger.info(
+      {
+        uid: request.uid,
+        namespace,
+        pod: podName(pod, request),
+        operation: request.operation,
+        dryRun: request.dryRun === true,
+        outcome: outcome.result,
+        reason: outcome.result === 'injected' ? undefined : outcome.reason,
+        templates: outcome.result === 'injected' ? outcome.templates : undefined,
+        problems: outcome.problems.length > 0 ? outcome.problems.map((p) => p.reason) : undefined,
+        durationMs: Math.round(seconds * 1e6) / 1e3,
+      },
+      'admission',
+    );
+  };
+
+  const record = (outcome: InjectionOutcome, seconds: number): void => {
+    const reason = outcome.result === 'injected' ? 'injected' : outcome.reason;
+    metrics.admissions.inc({ result: outcome.result, reason });
+    metrics.duration.observe({ result: outcome.result }, seconds);
+    if (outcome.result === 'injected') for (const template of outcome.templates) metrics.injections.inc({ template });
+    for (const problem of outcome.problems) metrics.problems.inc({ reason: problem.reason });
+  };
+
+  return (req, res) => {
+    const started = process.hrtime.bigint();
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      req.resume();
+      return refuse(res, new RequestError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on /mutate; use POST`), started);
+    }
+    if (!isJson(req.headers['content-type'])) {
+      req.resume();
+      const got = req.headers['content-type'] ?? 'none';
+      return refuse(res, new RequestError('UNSUPPORTED_MEDIA_TYPE', `Content-Type must be application/json, got ${got}`), started);
+    }
+    const tooLarge = (): RequestError =>
+      new RequestError('BODY_TOO_LARGE', `the body exceeds the limit of ${maxBodyBytes} bytes`);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) {
+      // Answer without reading; close the connection rather than drain megabytes.
+      return refuse(res, tooLarge(), started, true);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let overflow = false;
+    req.on('data', (chunk: Buffer) => {
+      if (overflow) return;
+      size += chunk.length;
+      if (size > maxBodyBytes) {
+        overflow = true;
+        chunks.length = 0;
+        refuse(res, tooLarge(), started, true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (overflow) return;
+      try {
+        answer(res, Buffer.concat(chunks, size).toString('utf8'), started);
+      } catch (error) {
+        logger.error({ err: error }, 'unexpected error while answering an admission review');
+        refuse(res, new RequestError('INTERNAL', 'internal error while answering the review'), started);
+      }
+    });
+    req.on('error', () => {
+      if (!res.headersSent) refuse(res, new RequestError('REQUEST_ABORTED', 'the request body could not be read'), started, true);
+    });
+  };
+}
