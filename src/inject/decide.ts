@@ -111,7 +111,7 @@ function resolveParameters(
       problems.push({
         reason: 'invalid_parameter',
         template: template.name,
-        message: `${key}="${value}" does not match ${parameter.pattern.source}; template "${template.name}" not injected`,
+        message: `${key}="${value}" does not match the pattern ${parameter.patternSource}; template "${template.name}" not injected`,
       });
     } else {
       params[parameter.name] = value;

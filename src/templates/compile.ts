@@ -94,7 +94,7 @@ function compileParameter(raw: RawParameter, at: string, fail: (field: string, m
   const value = String(raw.default);
   if (type === 'integer' && !/^-?\d+$/.test(value)) fail(`${at}.default`, `"${value}" is not an integer`);
   else if (!pattern.test(value)) fail(`${at}.default`, `"${value}" does not match the pattern ${source}`);
-  return { name: raw.name, default: value, pattern, overridable: raw.overridable ?? false, type };
+  return { name: raw.name, default: value, pattern, patternSource: source, overridable: raw.overridable ?? false, type };
 }
 
 function findDuplicates(names: readonly string[]): string[] {

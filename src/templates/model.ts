@@ -11,6 +11,8 @@ export interface Parameter {
   default: string;
   /** Anchored: the whole value must match. */
   pattern: RegExp;
+  /** The pattern as the template wrote it, for messages. */
+  patternSource: string;
   overridable: boolean;
   type: 'string' | 'integer';
 }

@@ -106,7 +106,7 @@ function runBuildScript(log: (line: string) => void): Promise<string> {
       partial = lines.pop() ?? '';
       for (const line of lines) {
         stderrLines.push(line);
-        log(line);
+        log(line.replace(/^\[control-plane build\] /, 'build: '));
       }
     });
     child.on('error', reject);
@@ -292,7 +292,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       const dead = procs.find((p) => p.exit);
       if (dead) throw new Error(`${describeExit(dead)} while waiting for ${what}\n${logTails(procs)}`);
       try {
-        if (await check()) return;
+        if (await check()) {
+          log(`${what}: ok at +${((Date.now() - started) / 1000).toFixed(1)}s`);
+          return;
+        }
       } catch (err) {
         lastError = (err as Error).message;
       }
@@ -335,9 +338,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       `--service-account-key-file=${f('sa.pub')}`,
       `--service-account-signing-key-file=${f('sa.key')}`,
       '--allow-privileged=true',
-      // Endpoints may not hold loopback IPs, so the "kubernetes" Service
-      // endpoint reconciler would fail forever with 127.0.0.1; nothing here
-      // needs those endpoints.
+      // Required with a loopback advertise address: otherwise the apiserver
+      // exits with "cannot use public IP 127.0.0.1 with endpoint reconciler"
+      // (Endpoints may not hold loopback IPs). Nothing here needs the
+      // "kubernetes" Service's endpoints.
       '--endpoint-reconciler-type=none',
       // Never fall back to writing self-signed certs under /var/run/kubernetes.
       `--cert-dir=${f('apiserver-certs')}`,
