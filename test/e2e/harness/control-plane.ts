@@ -36,6 +36,8 @@ export interface StartOptions {
   log?: (line: string) => void;
   /** Appended to the kube-apiserver command line (later flags win). */
   extraApiServerFlags?: string[];
+  /** Appended to the kube-controller-manager command line (later flags win). */
+  extraControllerManagerFlags?: string[];
   /** Keep an auto-created workDir after stop() (also: E2E_KEEP_WORKDIR=1). */
   keepWorkDir?: boolean;
   /** Budget for the whole startup once binaries exist. Default 120 s. */
@@ -356,6 +358,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       `--kubeconfig=${f('kcm.kubeconfig')}`,
       `--authentication-kubeconfig=${f('kcm.kubeconfig')}`,
       `--authorization-kubeconfig=${f('kcm.kubeconfig')}`,
+      // There is no front proxy (no --requestheader-* on the apiserver), so
+      // don't look up its CA from kube-system/extension-apiserver-authentication;
+      // that lookup only logs "missing content for CA bundle" errors forever.
+      '--authentication-skip-lookup=true',
       '--bind-address=127.0.0.1',
       `--secure-port=${controllerManager}`,
       `--cert-dir=${f('kcm-certs')}`,
@@ -368,6 +374,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       `--cluster-signing-cert-file=${f('ca.crt')}`,
       `--cluster-signing-key-file=${f('ca.key')}`,
       '--controllers=*',
+      ...(opts.extraControllerManagerFlags ?? []),
     ]);
     // The serviceaccount controller creating default/default proves kcm is
     // up and authorised; Pod creation also needs that ServiceAccount.

@@ -1,0 +1,98 @@
+import { beforeAll, describe, expect, it } from '@jest/globals';
+import { decideInjection, type AdmissionFacts, type InjectionSettings, type SkipReason } from '../../src/inject/decide.js';
+import type { Pod } from '../../src/inject/kube-types.js';
+import type { TemplateSet } from '../../src/templates/model.js';
+import { builtInTemplates } from '../support/templates.js';
+
+let templates: TemplateSet;
+beforeAll(async () => {
+  templates = await builtInTemplates();
+});
+
+const STATUS = JSON.stringify({ templates: [{ name: 'log-collector', version: '1.0.0' }], containers: ['log-collector'], initContainers: [], volumes: ['shared-logs'] });
+
+function pod(annotations?: Record<string, string>): Pod {
+  return { metadata: { generateName: 'web-', ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'app' }] } };
+}
+
+interface Row {
+  name: string;
+  facts?: Partial<AdmissionFacts>;
+  annotations?: Record<string, string>;
+  settings?: Partial<InjectionSettings>;
+  namespaceDefaults?: string[];
+  /** A skip reason, or the list of injected template names. */
+  expect: SkipReason | string[];
+  problems?: string[];
+}
+
+// The truth table of the decision: every input that matters, and its reason.
+const rows: Row[] = [
+  { name: 'UPDATE is not mutated', facts: { operation: 'UPDATE' }, annotations: { 'sidecar.example/inject': 'log-collector' }, expect: 'not_a_pod_create' },
+  { name: 'DELETE is not mutated', facts: { operation: 'DELETE' }, expect: 'not_a_pod_create' },
+  { name: 'CONNECT (exec) is not mutated', facts: { operation: 'CONNECT', subResource: 'exec' }, expect: 'not_a_pod_create' },
+  { name: 'pods/binding subresource', facts: { subResource: 'binding' }, annotations: { 'sidecar.example/inject': 'log-collector' }, expect: 'not_a_pod_create' },
+  { name: 'other resource', facts: { resource: { group: 'apps', version: 'v1', resource: 'deployments' } }, expect: 'not_a_pod_create' },
+  { name: 'core resource that is not pods', facts: { resource: { group: '', version: 'v1', resource: 'configmaps' } }, expect: 'not_a_pod_create' },
+  { name: 'no object', facts: { pod: undefined }, expect: 'not_a_pod_create' },
+  { name: 'no annotation, no defaults', expect: 'not_requested' },
+  { name: 'no annotation, global defaults', settings: { defaultTemplates: ['http-prober'] }, expect: ['http-prober'] },
+  { name: 'no annotation, namespace defaults beat global', settings: { defaultTemplates: ['http-prober'] }, namespaceDefaults: ['log-collector'], expect: ['log-collector'] },
+  { name: 'opt out', annotations: { 'sidecar.example/inject': 'false' }, namespaceDefaults: ['log-collector'], expect: 'opted_out' },
+  { name: 'opt out, any case', annotations: { 'sidecar.example/inject': 'False' }, namespaceDefaults: ['log-collector'], expect: 'opted_out' },
+  { name: 'true without defaults', annotations: { 'sidecar.example/inject': 'true' }, expect: 'no_default_templates', problems: ['no_default_templates'] },
+  { name: 'true with defaults', annotations: { 'sidecar.example/inject': 'true' }, namespaceDefaults: ['egress-logger'], expect: ['egress-logger'] },
+  { name: 'empty list', annotations: { 'sidecar.example/inject': ' , ' }, expect: 'not_requested' },
+  { name: 'list, deduplicated and trimmed', annotations: { 'sidecar.example/inject': 'http-prober, log-collector,http-prober' }, expect: ['http-prober', 'log-collector'] },
+  { name: 'already injected', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': STATUS }, expect: 'already_injected' },
+  { name: 'only unknown names', annotations: { 'sidecar.example/inject': 'nope' }, expect: 'nothing_injectable', problems: ['unknown_template'] },
+  { name: 'bad override only', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': 'http' }, expect: 'nothing_injectable', problems: ['invalid_parameter'] },
+  { name: 'good override', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': '9000' }, expect: ['http-prober'] },
+  { name: 'override of another template is not read', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/http-prober.port': 'x' }, expect: ['log-collector'] },
+];
+
+describe('decideInjection truth table', () => {
+  it.each(rows)('$name', (row) => {
+    const facts: AdmissionFacts = {
+      operation: 'CREATE',
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'shop',
+      pod: pod(row.annotations),
+      ...row.facts,
+    };
+    const settings: InjectionSettings = { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true, ...row.settings };
+    const decision = decideInjection(facts, templates, settings, { defaultTemplates: row.namespaceDefaults });
+    if (Array.isArray(row.expect)) {
+      expect(decision.kind).toBe('inject');
+      if (decision.kind === 'inject') expect(decision.rendered.map((r) => r.template.name)).toEqual(row.expect);
+    } else {
+      expect(decision).toMatchObject({ kind: 'skip', reason: row.expect });
+    }
+    expect(decision.problems.map((p) => p.reason)).toEqual(row.problems ?? []);
+  });
+
+  it('does not mutate its input', () => {
+    const input = pod({ 'sidecar.example/inject': 'log-collector,egress-logger,http-prober' });
+    const copy = structuredClone(input);
+    decideInjection(
+      { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', pod: input },
+      templates,
+      { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true },
+      { defaultTemplates: undefined },
+    );
+    expect(input).toEqual(copy);
+  });
+
+  it('renders controller-made pods with request.namespace, not the object namespace', () => {
+    const decision = decideInjection(
+      { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'from-request', pod: pod({ 'sidecar.example/inject': 'log-collector' }) },
+      templates,
+      { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true },
+      { defaultTemplates: undefined },
+    );
+    expect(decision.kind).toBe('inject');
+    const env = decision.kind === 'inject' ? decision.rendered[0]?.sidecars[0]?.env : undefined;
+    expect(env).toContainEqual({ name: 'POD_NAMESPACE', value: 'from-request' });
+    expect(env).toContainEqual({ name: 'POD_NAME', value: 'web-' });
+  });
+});
