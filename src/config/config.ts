@@ -19,6 +19,7 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   reloadPollSeconds: number;
   printExamples: boolean;
+  kubeconfig: string;
 }
 
 type Kind = 'string' | 'integer' | 'boolean' | 'list';
@@ -45,6 +46,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'createCerts', flag: 'create-certs', kind: 'boolean', default: 'false', help: 'generate a CA and serving certificate into <cert-dir> when none is there (local use)' },
   { key: 'certHosts', flag: 'cert-hosts', kind: 'list', default: 'localhost,127.0.0.1', help: 'SANs for --create-certs' },
   { key: 'templatesDir', flag: 'templates-dir', kind: 'string', default: 'templates', help: 'directory of SidecarTemplate YAML files, watched for changes' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', default: '', help: 'kubeconfig for reading namespaces (default: the in-cluster service account when running in a pod, else no API access)' },
   { key: 'onProblem', flag: 'on-problem', kind: 'string', default: 'warn', allowed: ['warn', 'deny'], help: 'unknown/disallowed templates, bad overrides, name conflicts: warn and skip, or deny the pod' },
   { key: 'defaultTemplates', flag: 'default-templates', kind: 'list', default: '', help: 'templates for inject=true and opted-in namespaces without their own list' },
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: 'boolean', default: 'true', help: 'inject native-mode templates as initContainers with restartPolicy Always (Kubernetes >= 1.29); false = as regular containers' },

@@ -48,6 +48,12 @@ export interface InjectionSettings {
 export interface NamespaceInfo {
   /** The namespace's own `sidecar.example/inject` list, when known. */
   defaultTemplates: readonly string[] | undefined;
+  /**
+   * Whether the namespace carries `sidecar.example/injection=enabled`, when the
+   * webhook can see namespaces; undefined means "trust the webhook
+   * configuration's selectors" (local mode, no API access).
+   */
+  optedIn?: boolean;
 }
 
 export type Decision =
@@ -78,8 +84,10 @@ function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSett
   const request = parseInjectAnnotation(pod.metadata?.annotations?.[INJECT_ANNOTATION]);
   if (request.kind === 'opt_out') return { kind: 'skip', reason: 'opted_out', problems: [] };
   if (request.kind === 'names') return { kind: 'names', names: request.names };
-  // `true`, or no annotation: the webhook configuration only sends unannotated
-  // pods from opted-in namespaces, so both mean "the defaults".
+  // No annotation: only pods of opted-in namespaces are meant to get the
+  // defaults. The webhook configuration's selectors ensure that; when the
+  // namespace is known, the label is checked here too.
+  if (request.kind === 'absent' && ns.optedIn === false) return { kind: 'skip', reason: 'not_requested', problems: [] };
   const defaults = ns.defaultTemplates ?? settings.defaultTemplates;
   if (defaults.length > 0) return { kind: 'names', names: defaults };
   if (request.kind === 'absent') return { kind: 'skip', reason: 'not_requested', problems: [] };

@@ -11,6 +11,7 @@ export function readinessProblems(deps: ServerDeps): string[] {
     const errors = deps.templates.lastErrors();
     problems.push(`templates not loaded${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`);
   }
+  if (deps.namespaces !== undefined && !deps.namespaces.isSynced()) problems.push('namespace cache not synced');
   const certificate = deps.certificate.current();
   const now = deps.now();
   if (certificate === undefined) problems.push('no serving certificate');

@@ -10,6 +10,8 @@ export interface ServerDeps {
   certificate: { current(): ServingCertificate | undefined };
   settings: InjectionSettings;
   namespaceInfo: (namespace: string) => NamespaceInfo;
+  /** Present when the webhook watches namespaces; ready only once synced. */
+  namespaces: { isSynced(): boolean } | undefined;
   metrics: Metrics;
   logger: Logger;
   maxBodyBytes: number;

@@ -3,6 +3,8 @@ import { generateCertificates } from '../certs/generate.js';
 import { certificatesExist, writeCertificates } from '../certs/files.js';
 import { CertificateFileSource, type CertificateEvent } from '../certs/serving-certificate.js';
 import type { Config } from '../config/config.js';
+import { namespaceInfoFrom } from '../inject/namespace.js';
+import { connectToKubernetes, NamespaceCache } from '../kube/namespace-cache.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { TemplateStore, type ReloadEvent } from '../templates/store.js';
@@ -25,7 +27,11 @@ export class StartupError extends Error {}
 /** Composition of the `serve` process: certificates, templates, servers, reloads. */
 export async function startWebhook(
   config: Readonly<Config>,
-  options: { logDestination?: DestinationStream; processMetrics?: boolean } = {},
+  options: {
+    logDestination?: DestinationStream;
+    processMetrics?: boolean;
+    env?: Readonly<Record<string, string | undefined>>;
+  } = {},
 ): Promise<Webhook> {
   const logger = createLogger({ level: config.logLevel, ...(options.logDestination ? { destination: options.logDestination } : {}) });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
@@ -69,11 +75,20 @@ export async function startWebhook(
   });
   await templates.reload();
 
+  const connection = connectToKubernetes(config.kubeconfig, options.env ?? process.env);
+  const namespaces =
+    connection === undefined
+      ? undefined
+      : new NamespaceCache(connection, (error) => logger.warn({ err: error }, 'namespace watch failed; retrying'));
+  namespaces?.start();
+  if (connection !== undefined) logger.info({ source: connection.source }, 'watching namespaces');
+
   const deps: ServerDeps = {
     templates,
     certificate: certificates,
     settings: { onProblem: config.onProblem, defaultTemplates: config.defaultTemplates, nativeSidecars: config.nativeSidecars },
-    namespaceInfo: () => ({ defaultTemplates: undefined }),
+    namespaceInfo: (name) => namespaceInfoFrom(namespaces?.get(name)),
+    namespaces,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
@@ -103,6 +118,7 @@ export async function startWebhook(
     stop: async () => {
       templates.close();
       certificates.close();
+      await namespaces?.stop();
       const timeoutMs = config.shutdownTimeoutSeconds * 1000;
       await Promise.all([running.shutdown(timeoutMs), plain?.shutdown(timeoutMs)]);
       logger.info('stopped');

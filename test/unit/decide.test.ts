@@ -21,6 +21,7 @@ interface Row {
   annotations?: Record<string, string>;
   settings?: Partial<InjectionSettings>;
   namespaceDefaults?: string[];
+  namespaceOptedIn?: boolean;
   /** A skip reason, or the list of injected template names. */
   expect: SkipReason | string[];
   problems?: string[];
@@ -38,6 +39,10 @@ const rows: Row[] = [
   { name: 'no annotation, no defaults', expect: 'not_requested' },
   { name: 'no annotation, global defaults', settings: { defaultTemplates: ['http-prober'] }, expect: ['http-prober'] },
   { name: 'no annotation, namespace defaults beat global', settings: { defaultTemplates: ['http-prober'] }, namespaceDefaults: ['log-collector'], expect: ['log-collector'] },
+  { name: 'no annotation, namespace known and not opted in', settings: { defaultTemplates: ['http-prober'] }, namespaceOptedIn: false, expect: 'not_requested' },
+  { name: 'no annotation, namespace opted in', namespaceOptedIn: true, namespaceDefaults: ['log-collector'], expect: ['log-collector'] },
+  { name: 'explicit list in a namespace not opted in', namespaceOptedIn: false, annotations: { 'sidecar.example/inject': 'log-collector' }, expect: ['log-collector'] },
+  { name: 'true in a namespace not opted in', namespaceOptedIn: false, annotations: { 'sidecar.example/inject': 'true' }, settings: { defaultTemplates: ['http-prober'] }, expect: ['http-prober'] },
   { name: 'opt out', annotations: { 'sidecar.example/inject': 'false' }, namespaceDefaults: ['log-collector'], expect: 'opted_out' },
   { name: 'opt out, any case', annotations: { 'sidecar.example/inject': 'False' }, namespaceDefaults: ['log-collector'], expect: 'opted_out' },
   { name: 'true without defaults', annotations: { 'sidecar.example/inject': 'true' }, expect: 'no_default_templates', problems: ['no_default_templates'] },
@@ -61,7 +66,7 @@ describe('decideInjection truth table', () => {
       ...row.facts,
     };
     const settings: InjectionSettings = { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true, ...row.settings };
-    const decision = decideInjection(facts, templates, settings, { defaultTemplates: row.namespaceDefaults });
+    const decision = decideInjection(facts, templates, settings, { defaultTemplates: row.namespaceDefaults, optedIn: row.namespaceOptedIn });
     if (Array.isArray(row.expect)) {
       expect(decision.kind).toBe('inject');
       if (decision.kind === 'inject') expect(decision.rendered.map((r) => r.template.name)).toEqual(row.expect);
@@ -94,5 +99,17 @@ describe('decideInjection truth table', () => {
     const env = decision.kind === 'inject' ? decision.rendered[0]?.sidecars[0]?.env : undefined;
     expect(env).toContainEqual({ name: 'POD_NAMESPACE', value: 'from-request' });
     expect(env).toContainEqual({ name: 'POD_NAME', value: 'web-' });
+  });
+});
+
+describe('namespaceInfoFrom', () => {
+  it('reads the opt-in label and the default list annotation', async () => {
+    const { namespaceInfoFrom } = await import('../../src/inject/namespace.js');
+    expect(namespaceInfoFrom(undefined)).toEqual({ defaultTemplates: undefined });
+    expect(namespaceInfoFrom({ labels: { 'sidecar.example/injection': 'enabled' }, annotations: { 'sidecar.example/inject': 'a, b' } })).toEqual({
+      optedIn: true,
+      defaultTemplates: ['a', 'b'],
+    });
+    expect(namespaceInfoFrom({ labels: { 'sidecar.example/injection': 'disabled' }, annotations: {} })).toEqual({ optedIn: false, defaultTemplates: undefined });
   });
 });
