@@ -57,7 +57,12 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
     nativeSidecars: args.values['no-native-sidecars'] !== true,
   };
 
-  const text = await readInput(file, io);
+  let text: string;
+  try {
+    text = await readInput(file, io);
+  } catch (error) {
+    return io.fail(`inject: cannot read ${file}: ${(error as Error).message}`);
+  }
   const documents = parseAllDocuments(text);
   const outputs: string[] = [];
   let denied = false;

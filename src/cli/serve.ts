@@ -41,7 +41,7 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   try {
     webhook = await startWebhook(config);
   } catch (error) {
-    if (error instanceof StartupError || (error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    if (error instanceof StartupError) {
       return io.fail(`serve: ${(error as Error).message}`);
     }
     throw error;

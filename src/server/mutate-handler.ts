@@ -76,10 +76,18 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
     );
   };
 
+  // Label children cached by key: prom-client hashes the label object on every call otherwise.
+  const admissionCounters = new Map<string, { inc(): void }>();
+  const durationHistograms = new Map<string, { observe(value: number): void }>();
   const record = (outcome: InjectionOutcome, seconds: number): void => {
     const reason = outcome.result === 'injected' ? 'injected' : outcome.reason;
-    metrics.admissions.inc({ result: outcome.result, reason });
-    metrics.duration.observe({ result: outcome.result }, seconds);
+    const key = `${outcome.result}/${reason}`;
+    let counter = admissionCounters.get(key);
+    if (counter === undefined) admissionCounters.set(key, (counter = metrics.admissions.labels(outcome.result, reason)));
+    counter.inc();
+    let histogram = durationHistograms.get(outcome.result);
+    if (histogram === undefined) durationHistograms.set(outcome.result, (histogram = metrics.duration.labels(outcome.result)));
+    histogram.observe(seconds);
     if (outcome.result === 'injected') for (const template of outcome.templates) metrics.injections.inc({ template });
     for (const problem of outcome.problems) metrics.problems.inc({ reason: problem.reason });
   };

@@ -4,7 +4,7 @@ import { certificatesExist, writeCertificates } from '../certs/files.js';
 import { CertificateFileSource, type CertificateEvent } from '../certs/serving-certificate.js';
 import type { Config } from '../config/config.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
-import { connectToKubernetes, NamespaceCache } from '../kube/namespace-cache.js';
+import type { NamespaceCache } from '../kube/namespace-cache.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
 import { TemplateStore, type ReloadEvent } from '../templates/store.js';
@@ -23,6 +23,25 @@ export interface Webhook {
 }
 
 export class StartupError extends Error {}
+
+/**
+ * The namespace cache, when the process has API access. The Kubernetes client
+ * is loaded only then: it is large, and local use and the CLI do not need it.
+ */
+async function watchNamespaces(
+  config: Readonly<Config>,
+  env: Readonly<Record<string, string | undefined>>,
+  logger: Logger,
+): Promise<NamespaceCache | undefined> {
+  if (config.kubeconfig === '' && env['KUBERNETES_SERVICE_HOST'] === undefined) return undefined;
+  const kube = await import('../kube/namespace-cache.js');
+  const connection = kube.connectToKubernetes(config.kubeconfig, env);
+  if (connection === undefined) return undefined;
+  const cache = new kube.NamespaceCache(connection, (error) => logger.warn({ err: error }, 'namespace watch failed; retrying'));
+  cache.start();
+  logger.info({ source: connection.source }, 'watching namespaces');
+  return cache;
+}
 
 /** Composition of the `serve` process: certificates, templates, servers, reloads. */
 export async function startWebhook(
@@ -75,13 +94,7 @@ export async function startWebhook(
   });
   await templates.reload();
 
-  const connection = connectToKubernetes(config.kubeconfig, options.env ?? process.env);
-  const namespaces =
-    connection === undefined
-      ? undefined
-      : new NamespaceCache(connection, (error) => logger.warn({ err: error }, 'namespace watch failed; retrying'));
-  namespaces?.start();
-  if (connection !== undefined) logger.info({ source: connection.source }, 'watching namespaces');
+  const namespaces = await watchNamespaces(config, options.env ?? process.env, logger);
 
   const deps: ServerDeps = {
     templates,
@@ -95,15 +108,22 @@ export async function startWebhook(
     now: () => new Date(),
   };
   const listener = createApp(deps);
-  server = await startHttpsServer({ host: config.host, port: config.port, certificate: first.certificate, listener });
-  const plain =
-    config.metricsPort > 0
-      ? await startPlainServer({
-          host: config.host,
-          port: config.metricsPort,
-          listener: (req, res) => (req.url?.startsWith('/metrics') ? listener(req, res) : res.writeHead(404).end()),
-        })
-      : undefined;
+  let plain: Awaited<ReturnType<typeof startPlainServer>> | undefined;
+  try {
+    server = await startHttpsServer({ host: config.host, port: config.port, certificate: first.certificate, listener });
+    if (config.metricsPort > 0) {
+      plain = await startPlainServer({
+        host: config.host,
+        port: config.metricsPort,
+        listener: (req, res) => (req.url?.startsWith('/metrics') ? listener(req, res) : res.writeHead(404).end()),
+      });
+    }
+  } catch (error) {
+    // Leave nothing behind: a half-started process would hold its port and never exit.
+    await server?.shutdown(0);
+    await namespaces?.stop();
+    throw new StartupError(`cannot listen: ${(error as Error).message}`);
+  }
   templates.watch();
   certificates.watch({ pollIntervalMs: pollMs });
   logger.info({ port: server.port, metricsPort: plain?.port, templatesDir: config.templatesDir }, 'serving');

@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type SkipReason } from '../../src/inject/decide.js';
 import type { Pod } from '../../src/inject/kube-types.js';
 import type { TemplateSet } from '../../src/templates/model.js';
-import { builtInTemplates } from '../support/templates.js';
+import { builtInTemplates, setOf, templateDocument } from '../support/templates.js';
 
 let templates: TemplateSet;
 beforeAll(async () => {
@@ -88,17 +88,19 @@ describe('decideInjection truth table', () => {
     expect(input).toEqual(copy);
   });
 
-  it('renders controller-made pods with request.namespace, not the object namespace', () => {
+  it('renders controller-made pods with request.namespace and generateName', () => {
+    const custom = setOf(
+      templateDocument('echo', { containers: [{ name: 'echo', image: 'x', env: [{ name: 'WHO', value: '{{ pod.name }}@{{ pod.namespace }}' }] }] }),
+    );
     const decision = decideInjection(
-      { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'from-request', pod: pod({ 'sidecar.example/inject': 'log-collector' }) },
-      templates,
+      { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'from-request', pod: pod({ 'sidecar.example/inject': 'echo' }) },
+      custom,
       { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true },
       { defaultTemplates: undefined },
     );
     expect(decision.kind).toBe('inject');
     const env = decision.kind === 'inject' ? decision.rendered[0]?.sidecars[0]?.env : undefined;
-    expect(env).toContainEqual({ name: 'POD_NAMESPACE', value: 'from-request' });
-    expect(env).toContainEqual({ name: 'POD_NAME', value: 'web-' });
+    expect(env).toEqual([{ name: 'WHO', value: 'web-@from-request' }]);
   });
 });
 
