@@ -2,6 +2,7 @@
 // ADMISSION-FACTS.md §2 as the apiserver would check it.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import jsonpatch from 'fast-json-patch';
+import { Agent, request as httpsRequest } from 'node:https';
 import { exampleReview, decodePatch, podReview, STATUS_ANNOTATION, type Json } from '../support/reviews.js';
 import { TempDirs } from '../support/temp.js';
 import { startTestWebhook, type TestWebhook } from '../support/webhook.js';
@@ -167,6 +168,13 @@ describe('POST /mutate with the default settings', () => {
     expect(response).not.toHaveProperty('patchType');
   });
 
+  it('answers 40 concurrent reviews, each with its own uid', async () => {
+    const reviews = Array.from({ length: 40 }, () => podReview());
+    const answers = await Promise.all(reviews.map((review) => hook.review(review)));
+    expect(answers.map((a) => a.response.uid)).toEqual(reviews.map((r) => r.request.uid));
+    expect(new Set(answers.map((a) => a.response.patch)).size).toBe(1);
+  });
+
   it('gives a dryRun request exactly the same answer', async () => {
     const wet = (await hook.review(podReview({ uid: 'same-uid', dryRun: false }))).response;
     const dry = (await hook.review(podReview({ uid: 'same-uid', dryRun: true }))).response;
@@ -205,5 +213,126 @@ describe('POST /mutate with --on-problem deny', () => {
     expect(response.allowed).toBe(true);
     expect(response.patchType).toBe('JSONPatch');
     expect(decodePatch(response.patch).length).toBeGreaterThan(0);
+  });
+});
+
+describe('POST /mutate with --default-templates http-prober', () => {
+  let hook: TestWebhook;
+
+  beforeAll(async () => {
+    hook = await startTestWebhook(temps, { flags: ['--default-templates', 'http-prober'] });
+  });
+
+  afterAll(async () => {
+    await hook?.stop();
+  });
+
+  async function containersAfter(inject: string | null): Promise<string[] | undefined> {
+    const review = podReview({ inject });
+    const response = (await hook.review(review)).response;
+    expect(response.allowed).toBe(true);
+    if (response.patch === undefined) {
+      expect(response).not.toHaveProperty('patchType');
+      return undefined;
+    }
+    return applyTo(review.request.object, decodePatch(response.patch)).spec.containers.map((c: Json) => c.name);
+  }
+
+  it('injects the defaults into a pod without the annotation (its namespace opted in)', async () => {
+    expect(await containersAfter(null)).toEqual(['web', 'http-prober']);
+  });
+
+  it('injects the defaults for inject: "true"', async () => {
+    expect(await containersAfter('true')).toEqual(['web', 'http-prober']);
+  });
+
+  it('injects nothing for inject: "false"', async () => {
+    expect(await containersAfter('false')).toBeUndefined();
+  });
+
+  it('injects exactly the named templates when the pod names them', async () => {
+    expect(await containersAfter('log-collector')).toEqual(['web', 'log-collector']);
+  });
+});
+
+describe('native sidecars', () => {
+  let native: TestWebhook;
+  let regular: TestWebhook;
+
+  beforeAll(async () => {
+    native = await startTestWebhook(temps);
+    regular = await startTestWebhook(temps, { flags: ['--no-native-sidecars'] });
+  });
+
+  afterAll(async () => {
+    await Promise.all([native?.stop(), regular?.stop()]);
+  });
+
+  it('injects egress-logger as an init container with restartPolicy Always by default', async () => {
+    const review = podReview({ inject: 'egress-logger' });
+    const pod = applyTo(review.request.object, decodePatch((await native.review(review)).response.patch));
+    expect(pod.spec.initContainers).toEqual([expect.objectContaining({ name: 'egress-logger', restartPolicy: 'Always' })]);
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['web']);
+    expect(pod.spec.containers[0].env).toContainEqual({ name: 'HTTP_PROXY', value: 'http://127.0.0.1:15001' });
+  });
+
+  it('injects it as a regular container with --no-native-sidecars', async () => {
+    const review = podReview({ inject: 'egress-logger' });
+    const pod = applyTo(review.request.object, decodePatch((await regular.review(review)).response.patch));
+    expect(pod.spec.initContainers ?? []).toEqual([]);
+    const names = pod.spec.containers.map((c: Json) => c.name);
+    expect(names).toContain('egress-logger');
+    expect(pod.spec.containers.find((c: Json) => c.name === 'egress-logger')).not.toHaveProperty('restartPolicy');
+  });
+});
+
+describe('keep-alive connections, as the apiserver uses them', () => {
+  let hook: TestWebhook;
+
+  beforeAll(async () => {
+    hook = await startTestWebhook(temps);
+  });
+
+  afterAll(async () => {
+    await hook?.stop();
+  });
+
+  it('answers several reviews in a row on one connection', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    try {
+      for (let i = 0; i < 5; i += 1) {
+        const review = podReview();
+        const body = JSON.stringify(review);
+        const answer = await new Promise<Json>((resolve, reject) => {
+          const req = httpsRequest(
+            {
+              host: '127.0.0.1',
+              port: hook.port,
+              ca: hook.ca,
+              agent,
+              method: 'POST',
+              path: '/mutate?timeout=10s',
+              headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+            },
+            (res) => {
+              sockets.add(res.socket);
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => (text += chunk));
+              res.on('end', () => resolve({ status: res.statusCode, review: JSON.parse(text) }));
+            },
+          );
+          req.on('error', reject);
+          req.end(body);
+        });
+        expect(answer.status).toBe(200);
+        expect(answer.review.response.uid).toBe(review.request.uid);
+        expect(answer.review.response.patchType).toBe('JSONPatch');
+      }
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 });

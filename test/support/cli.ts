@@ -9,6 +9,15 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The environment for a child CLI: no NODE_OPTIONS from the test runner, never a cluster to talk to. */
+export function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
+  delete env['KUBERNETES_SERVICE_HOST'];
+  delete env['KUBECONFIG'];
+  for (const name of Object.keys(env)) if (name.startsWith('SIDECAR_INJECTOR_')) delete env[name];
+  return env;
+}
+
 /** Fails with a clear message when the CLI was not built (the tests run the built dist/main.js). */
 export function assertBuilt(): void {
   if (!existsSync(DIST_MAIN)) {
@@ -24,7 +33,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [DIST_MAIN, ...args], {
       cwd: options.cwd ?? ROOT,
-      env: { ...process.env, NODE_OPTIONS: '' },
+      env: childEnv(),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
@@ -33,7 +42,8 @@ export function runCli(
     child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`sidecar-injector ${args.join(' ')} did not finish within ${options.timeoutMs ?? 20_000} ms`));
+      const said = Buffer.concat(stderr).toString('utf8');
+      reject(new Error(`sidecar-injector ${args.join(' ')} did not finish within ${options.timeoutMs ?? 20_000} ms; stderr so far:\n${said}`));
     }, options.timeoutMs ?? 20_000);
     child.on('error', (error) => {
       clearTimeout(timer);

@@ -28,3 +28,16 @@ export async function waitFor<T>(
     await delay(options.intervalMs ?? 100);
   }
 }
+
+/** The promise's value, or a rejection with `message` after `ms` (the timer never outlives the race). */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message())), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

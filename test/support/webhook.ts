@@ -45,7 +45,8 @@ export async function startTestWebhook(
     {},
   );
   const logs = new LogCapture();
-  const webhook = await startWebhook(config, { logDestination: logs, processMetrics: false });
+  // An empty env: no in-cluster namespace watch, whatever the machine running the tests has set.
+  const webhook = await startWebhook(config, { logDestination: logs, processMetrics: false, env: {} });
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   const target: Target = { port: webhook.port, ca };
   let stopped = false;

@@ -1,0 +1,86 @@
+// `sidecar-injector validate DIR`: problems name the file, the template and the field.
+import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertBuilt, runCli } from '../support/cli.js';
+import { CLI_FIXTURES, TEMPLATES_DIR } from '../support/paths.js';
+import { TempDirs } from '../support/temp.js';
+
+jest.setTimeout(30_000);
+
+const temps = new TempDirs();
+
+beforeAll(() => {
+  assertBuilt();
+});
+
+afterAll(async () => {
+  await temps.cleanup();
+});
+
+it('validate templates → exit 0 listing the three built-ins', async () => {
+  const result = await runCli(['validate', TEMPLATES_DIR]);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(/\b3 valid template/);
+  for (const name of ['egress-logger', 'http-prober', 'log-collector']) expect(result.stdout).toContain(name);
+});
+
+it('a template without a container name → exit 1 naming the file, the template and the field', async () => {
+  const dir = join(CLI_FIXTURES, 'broken-field');
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(join(dir, 'nameless.yaml'));
+  expect(result.stderr).toContain('nameless');
+  expect(result.stderr).toContain('spec.containers[0].name');
+});
+
+it('invalid YAML → exit 1 naming the file and the line', async () => {
+  const dir = join(CLI_FIXTURES, 'broken-yaml');
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(join(dir, 'unclosed.yaml'));
+  expect(result.stderr).toMatch(/line \d+/);
+});
+
+it('one bad file among good ones fails the whole directory and names only the bad one', async () => {
+  const dir = await temps.copyOfTemplates();
+  await writeFile(
+    join(dir, 'zz-bad-param.yaml'),
+    `apiVersion: sidecar.example/v1alpha1
+kind: SidecarTemplate
+metadata:
+  name: bad-param
+spec:
+  parameters:
+    - name: port
+      default: "eighty"
+      type: integer
+  containers:
+    - name: bad-param
+      image: docker.io/library/busybox:1.37
+`,
+  );
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain('zz-bad-param.yaml');
+  expect(result.stderr).toContain('bad-param');
+  expect(result.stderr).toContain('spec.parameters[0].default');
+  expect(result.stderr).not.toContain('log-collector.yaml');
+});
+
+it('two templates with the same name → exit 1 naming both files', async () => {
+  const dir = await temps.copyOfTemplates();
+  await writeFile(join(dir, 'log-collector-copy.yaml'), await readFile(join(TEMPLATES_DIR, 'log-collector.yaml'), 'utf8'));
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain('log-collector-copy.yaml');
+  expect(result.stderr).toContain('log-collector.yaml');
+  expect(result.stderr).toContain('metadata.name');
+});
+
+it('a directory that does not exist → exit 1 naming it', async () => {
+  const result = await runCli(['validate', '/nonexistent/templates']);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain('/nonexistent/templates');
+});

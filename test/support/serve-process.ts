@@ -1,0 +1,72 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertBuilt, childEnv } from './cli.js';
+import { writeTestCertificates } from './certs.js';
+import { freePort, send, type Target } from './http.js';
+import { DIST_MAIN, ROOT } from './paths.js';
+import type { TempDirs } from './temp.js';
+import { waitFor, withTimeout } from './wait.js';
+
+export interface ServeProcess extends Target {
+  child: ChildProcess;
+  pid: number;
+  /** stdout and stderr so far, for failure messages. */
+  output(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Waits for the exit, failing with the output after `ms`. */
+  waitForExit(ms: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGKILL by PID if still running; safe to call in afterAll whatever happened. */
+  kill(): Promise<void>;
+}
+
+/** `node dist/main.js serve` on a free port of 127.0.0.1, once /healthz answers. */
+export async function startServeProcess(temps: TempDirs, extraFlags: string[] = []): Promise<ServeProcess> {
+  assertBuilt();
+  const certDir = await temps.make('certs');
+  await writeTestCertificates(certDir);
+  const templatesDir = await temps.copyOfTemplates();
+  const port = await freePort();
+  const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
+  const child = spawn(
+    process.execPath,
+    [DIST_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--cert-dir', certDir, '--templates-dir', templatesDir, '--reload-poll', '0', ...extraFlags],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const running = (): boolean => child.exitCode === null && child.signalCode === null;
+  const handle: ServeProcess = {
+    port,
+    ca,
+    child,
+    pid: child.pid as number,
+    output: () => output,
+    exited,
+    waitForExit: (ms) => withTimeout(exited, ms, () => `serve (pid ${child.pid}) did not exit within ${ms} ms; output:\n${output}`),
+    kill: async () => {
+      if (child.pid !== undefined && running()) {
+        process.kill(child.pid, 'SIGKILL');
+        await exited;
+      }
+    },
+  };
+  try {
+    await waitFor(
+      `serve on port ${port} to answer /healthz`,
+      async () => {
+        if (!running()) throw new Error(`serve exited early with ${child.exitCode ?? child.signalCode}:\n${output}`);
+        return (await send(handle, { path: '/healthz', timeoutMs: 2_000 })).status === 200 ? true : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+  } catch (error) {
+    await handle.kill();
+    throw error;
+  }
+  return handle;
+}
