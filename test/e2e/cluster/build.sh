@@ -75,7 +75,7 @@ total_start=$SECONDS
 if [[ ! -d "$(go env GOMODCACHE)/k8s.io/kubernetes@$k8s_version" ]]; then
   log "downloading Go modules for kubernetes $k8s_version…"
 fi
-go mod download
+go mod download >&2
 for b in "${binaries[@]}"; do
   if [[ "$b" == etcd ]]; then
     what="etcd $(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' go.mod)"
@@ -84,7 +84,8 @@ for b in "${binaries[@]}"; do
   fi
   log "building $what (a cold build takes several minutes)…"
   start=$SECONDS
-  go build -trimpath -ldflags="$ldflags" -o "$tmp_dir/$b" "./cmd/$b"
+  # -buildvcs=false: no git metadata needed (and none of ours belongs in these binaries).
+  go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmp_dir/$b" "./cmd/$b" >&2
   log "built $b in $((SECONDS - start))s"
 done
 echo "$inputs_hash" >"$tmp_dir/.inputs-hash"

@@ -1,6 +1,10 @@
 // Runs the e2e control plane by hand:
 //   tsx test/e2e/harness/cluster-cli.ts up      start it and stay in the foreground until Ctrl-C
 //   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
+//
+// Ctrl-C in a terminal reaches this process directly, even via `npm run`. When
+// scripting, signal this node process (or its process group): a SIGTERM sent
+// only to the `npm`/`npx` wrapper was seen not to reach it (npm's `sh -c` dies first).
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
 
 const usage = 'usage: cluster-cli.ts up [--keep-work-dir] | build';

@@ -3,7 +3,7 @@
 // test/e2e/cluster/build.sh, listening on 127.0.0.1 only. There is no
 // scheduler or kubelet, so Pods stay Pending; tests assert on stored objects.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import {
   signalGroup,
   sleep,
   spawnLogged,
+  startWatchdog,
   terminate,
   type ManagedProcess,
 } from './procs.js';
@@ -122,11 +123,16 @@ function runBuildScript(log: (line: string) => void): Promise<string> {
 }
 
 // Everything started by this process, so exit/signal hooks can clean up.
-const live = new Set<{ procs: ManagedProcess[]; stop(): Promise<void> }>();
-let hooksInstalled = false;
+interface Tracked {
+  stop(): Promise<void>;
+  /** Synchronous last resort for process 'exit': SIGKILL and remove temp files. */
+  killNow(): void;
+}
+const live = new Set<Tracked>();
+let exitHookInstalled = false;
 
 function killAllNow() {
-  for (const plane of live) for (const p of plane.procs) signalGroup(p, 'SIGKILL');
+  for (const plane of live) plane.killNow();
 }
 
 function onSignal(signal: NodeJS.Signals) {
@@ -138,11 +144,11 @@ function onSignal(signal: NodeJS.Signals) {
   });
 }
 
-function track(plane: { procs: ManagedProcess[]; stop(): Promise<void> }) {
-  if (!hooksInstalled) {
+function track(plane: Tracked) {
+  if (!exitHookInstalled) {
     // 'exit' handlers must be synchronous, so this path can only SIGKILL.
     process.on('exit', killAllNow);
-    hooksInstalled = true;
+    exitHookInstalled = true;
   }
   if (live.size === 0) {
     process.on('SIGINT', onSignal);
@@ -151,7 +157,7 @@ function track(plane: { procs: ManagedProcess[]; stop(): Promise<void> }) {
   live.add(plane);
 }
 
-function untrack(plane: { procs: ManagedProcess[]; stop(): Promise<void> }) {
+function untrack(plane: Tracked) {
   live.delete(plane);
   if (live.size === 0) {
     process.off('SIGINT', onSignal);
@@ -249,9 +255,26 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   let failedToStart = false; // keep the workDir (logs) for a post-mortem
   let resolveDied: (msg: string) => void = () => {};
   const died = new Promise<string>((resolve) => (resolveDied = resolve));
-  const plane = {
-    procs,
+  const removeWorkDir = () =>
+    ownsWorkDir && !failedToStart && !opts.keepWorkDir && process.env['E2E_KEEP_WORKDIR'] !== '1';
+  // Covers deaths that skip our hooks; see startWatchdog.
+  const pidFile = f('pids');
+  writeFileSync(pidFile, '');
+  const watchdogPid = startWatchdog(process.pid, pidFile, removeWorkDir() ? workDir : undefined);
+  const stopWatchdog = () => {
+    try {
+      process.kill(-watchdogPid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  };
+  const plane: Tracked = {
     stop: () => (stopping ??= stopAll()),
+    killNow: () => {
+      stopWatchdog();
+      for (const p of procs) signalGroup(p, 'SIGKILL');
+      if (removeWorkDir()) rmSync(workDir, { recursive: true, force: true, maxRetries: 3 });
+    },
   };
 
   async function stopAll(): Promise<void> {
@@ -260,6 +283,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       const how = await terminate(p, GRACE_MS);
       if (how !== 'gone') log(`stopped ${p.name} (pid ${p.pid}, ${how})`);
     }
+    stopWatchdog();
     untrack(plane);
     const busy: number[] = [];
     for (const port of Object.values(ports)) {
@@ -271,14 +295,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       if (!free) busy.push(port);
     }
     if (busy.length > 0) throw new Error(`control plane stopped but ports still in use: ${busy.join(', ')}`);
-    if (ownsWorkDir && !failedToStart && !opts.keepWorkDir && process.env['E2E_KEEP_WORKDIR'] !== '1') {
-      rmSync(workDir, { recursive: true, force: true });
-    }
+    if (removeWorkDir()) rmSync(workDir, { recursive: true, force: true });
   }
 
   const start = (name: string, bin: string, args: string[]) => {
     const p = spawnLogged(name, bin, args, f(`${name}.log`));
     procs.push(p);
+    appendFileSync(pidFile, `${p.pid}\n`);
     void p.exited.then(() => {
       if (!stopping) resolveDied(`${describeExit(p)} unexpectedly\n${logTails(procs)}`);
     });
@@ -326,6 +349,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       return r.status === 200 && r.body.includes('"health":"true"');
     });
 
+    // Admission webhooks with clientConfig.url https://127.0.0.1:PORT need no
+    // extra flag: no egress selector is configured, and Go's proxy-from-
+    // environment never proxies loopback addresses.
     start('kube-apiserver', bins.kubeApiserver, [
       '--advertise-address=127.0.0.1',
       '--bind-address=127.0.0.1',
@@ -366,8 +392,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       `--secure-port=${controllerManager}`,
       `--cert-dir=${f('kcm-certs')}`,
       '--leader-elect=false',
-      // Each controller acts as its own ServiceAccount, as in a real cluster,
-      // so RBAC is exercised the same way.
+      // Each controller acts as its own ServiceAccount, as in a real cluster
+      // (a webhook sees Pods created by system:serviceaccount:kube-system:
+      // replicaset-controller etc.). Costs ~5 s of kcm startup.
       '--use-service-account-credentials=true',
       `--service-account-private-key-file=${f('sa.key')}`,
       `--root-ca-file=${f('ca.crt')}`,

@@ -76,6 +76,39 @@ export async function terminate(proc: ManagedProcess, graceMs: number): Promise<
   return 'killed';
 }
 
+// Bash, so it is tiny and independent of the Node process it watches.
+// $1 parent pid, $2 file of component pids (one per line, start order),
+// $3 directory to remove afterwards (or empty).
+const WATCHDOG = `
+while kill -0 "$1" 2>/dev/null; do sleep 1; done
+# One at a time, newest first (kcm, apiserver, etcd): etcd only exits
+# quickly once the apiserver has closed its watches.
+for pid in $(tac "$2" 2>/dev/null); do
+  kill -TERM -- "-$pid" 2>/dev/null || continue
+  for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+  kill -KILL -- "-$pid" 2>/dev/null
+done
+[ -n "$3" ] && rm -rf -- "$3"
+exit 0
+`;
+
+/**
+ * Starts a detached watchdog that, if parentPid dies without stopping the
+ * components (SIGKILL, OOM, or a runner like Jest whose sandboxed
+ * process.on('exit') never fires), terminates every process group listed in
+ * pidFile, newest first. Kill the returned pid's group once stopped normally.
+ */
+export function startWatchdog(parentPid: number, pidFile: string, removeDir: string | undefined): number {
+  const child = spawn('bash', ['-c', WATCHDOG, 'control-plane-watchdog', String(parentPid), pidFile, removeDir ?? ''], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  if (child.pid === undefined) throw new Error('failed to spawn the control-plane watchdog');
+  child.on('error', () => {});
+  child.unref();
+  return child.pid;
+}
+
 export function describeExit(proc: ManagedProcess): string {
   if (!proc.exit) return `${proc.name} (pid ${proc.pid}) is running`;
   const how = proc.exit.signal ? `signal ${proc.exit.signal}` : `code ${proc.exit.code}`;
