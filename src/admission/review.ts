@@ -39,7 +39,7 @@ export function reviewAdmission(
   if (outcome.result === 'injected') {
     // patchType only together with a patch: the apiserver rejects one without the other.
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(JSON.stringify(outcome.operations)).toString('base64');
+    response.patch = Buffer.from(outcome.patch).toString('base64');
   }
   if (outcome.warnings.length > 0) response.warnings = outcome.warnings;
   return { response, outcome };

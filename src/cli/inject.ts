@@ -84,7 +84,8 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
         io.stderr(`Error: ${site.label}: ${outcome.message}\n`);
         denied = true;
       } else if (outcome.result === 'injected') {
-        const patched = jsonpatch.applyPatch(structuredClone(site.pod), outcome.operations, true, false).newDocument as Pod;
+        const operations = JSON.parse(outcome.patch) as jsonpatch.Operation[];
+        const patched = jsonpatch.applyPatch(structuredClone(site.pod), operations, true, false).newDocument as Pod;
         site.replace(patched);
       }
     }

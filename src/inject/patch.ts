@@ -3,10 +3,26 @@ import type { Container, EnvVar, Pod } from './kube-types.js';
 import type { Problem } from './problems.js';
 import type { RenderedTemplate } from './render.js';
 
-/** An RFC 6902 operation; the injector only ever adds or replaces. */
-export type PatchOperation =
-  | { op: 'add'; path: string; value: unknown }
-  | { op: 'replace'; path: string; value: unknown };
+/**
+ * An RFC 6902 operation whose value is already JSON text: rendered templates
+ * are JSON, so the patch is assembled without re-serialising them.
+ */
+export interface PatchOperation {
+  op: 'add' | 'replace';
+  path: string;
+  valueJson: string;
+}
+
+/** The patch as the JSON text the apiserver receives (base64-encoded by the caller). */
+export function serializePatch(operations: readonly PatchOperation[]): string {
+  let out = '[';
+  operations.forEach((o, i) => {
+    out += `${i === 0 ? '' : ','}{"op":"${o.op}","path":${JSON.stringify(o.path)},"value":${o.valueJson}}`;
+  });
+  return `${out}]`;
+}
+
+const toJson = (value: unknown): string => JSON.stringify(value);
 
 /** RFC 6901: `~` → `~0`, `/` → `~1` (so `sidecar.example/status` → `sidecar.example~1status`). */
 export function escapePointer(segment: string): string {
@@ -17,13 +33,13 @@ export function escapePointer(segment: string): string {
  * Appends items to a list: the whole array when it is missing (an `add` to
  * `/-` of a missing array does not apply), one `/-` per item otherwise.
  */
-function appendTo(ops: PatchOperation[], path: string, existing: readonly unknown[] | undefined, items: readonly unknown[]): void {
+function appendTo(ops: PatchOperation[], path: string, existing: readonly unknown[] | undefined, items: readonly string[]): void {
   if (items.length === 0) return;
   if (existing === undefined) {
-    ops.push({ op: 'add', path, value: items });
+    ops.push({ op: 'add', path, valueJson: `[${items.join(',')}]` });
     return;
   }
-  for (const item of items) ops.push({ op: 'add', path: `${path}/-`, value: item });
+  for (const item of items) ops.push({ op: 'add', path: `${path}/-`, valueJson: item });
 }
 
 /** Inserts `before` at the head and `after` at the tail of a list. */
@@ -31,14 +47,14 @@ function insertInto(
   ops: PatchOperation[],
   path: string,
   existing: readonly unknown[] | undefined,
-  before: readonly unknown[],
-  after: readonly unknown[],
+  before: readonly string[],
+  after: readonly string[],
 ): void {
   if (existing === undefined) {
     appendTo(ops, path, undefined, [...before, ...after]);
     return;
   }
-  before.forEach((item, index) => ops.push({ op: 'add', path: `${path}/${index}`, value: item }));
+  before.forEach((item, index) => ops.push({ op: 'add', path: `${path}/${index}`, valueJson: item }));
   appendTo(ops, path, existing, after);
 }
 
@@ -63,16 +79,15 @@ function envToAdd(container: Container, rendered: readonly RenderedTemplate[], p
 }
 
 export function mergeStatus(prior: InjectionStatus, rendered: readonly RenderedTemplate[]): InjectionStatus {
-  const byPlacement = (r: RenderedTemplate): { init: string[]; main: string[] } => {
-    const sidecars = r.sidecars.map((c) => c.name);
-    const init = r.initContainers.map((c) => c.name);
-    return r.placement === 'native' ? { init: [...init, ...sidecars], main: [] } : { init, main: sidecars };
+  const byPlacement = (r: RenderedTemplate): { init: readonly string[]; main: readonly string[] } => {
+    const { containerNames, initContainerNames } = r.template;
+    return r.placement === 'native' ? { init: [...initContainerNames, ...containerNames], main: [] } : { init: initContainerNames, main: containerNames };
   };
   return {
     templates: [...prior.templates, ...rendered.map((r) => ({ name: r.template.name, version: r.template.version }))],
     containers: [...prior.containers, ...rendered.flatMap((r) => byPlacement(r).main)],
     initContainers: [...prior.initContainers, ...rendered.flatMap((r) => byPlacement(r).init)],
-    volumes: [...prior.volumes, ...rendered.flatMap((r) => r.volumes.map((v) => v.name))],
+    volumes: [...prior.volumes, ...rendered.flatMap((r) => r.template.volumeNames)],
   };
 }
 
@@ -91,19 +106,19 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
   const ops: PatchOperation[] = [];
   const problems: Problem[] = [];
   const spec = pod.spec;
-  const mounts = rendered.flatMap((r) => r.appVolumeMounts);
+  const mounts = rendered.flatMap((r) => r.appVolumeMounts).map(toJson);
 
   spec.containers.forEach((container, index) => {
     appendTo(ops, `/spec/containers/${index}/volumeMounts`, container.volumeMounts, mounts);
-    appendTo(ops, `/spec/containers/${index}/env`, container.env, envToAdd(container, rendered, problems));
+    appendTo(ops, `/spec/containers/${index}/env`, container.env, envToAdd(container, rendered, problems).map(toJson));
   });
   appendTo(ops, '/spec/volumes', spec.volumes, rendered.flatMap((r) => r.volumes));
 
-  const block = (r: RenderedTemplate, list: 'init' | 'main'): Container[] => {
+  const block = (r: RenderedTemplate, list: 'init' | 'main'): string[] => {
     if (list === 'init') return r.placement === 'native' ? [...r.initContainers, ...r.sidecars] : r.initContainers;
     return r.placement === 'native' ? [] : r.sidecars;
   };
-  const at = (position: 'before' | 'after', list: 'init' | 'main'): Container[] =>
+  const at = (position: 'before' | 'after', list: 'init' | 'main'): string[] =>
     rendered.filter((r) => r.template.position === position).flatMap((r) => block(r, list));
   insertInto(ops, '/spec/initContainers', spec.initContainers, at('before', 'init'), at('after', 'init'));
   insertInto(ops, '/spec/containers', spec.containers, at('before', 'main'), at('after', 'main'));
@@ -112,12 +127,12 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
   const statusValue = formatStatusAnnotation(status);
   const annotations = pod.metadata?.annotations;
   if (pod.metadata === undefined) {
-    ops.push({ op: 'add', path: '/metadata', value: { annotations: { [STATUS_ANNOTATION]: statusValue } } });
+    ops.push({ op: 'add', path: '/metadata', valueJson: toJson({ annotations: { [STATUS_ANNOTATION]: statusValue } }) });
   } else if (annotations === undefined) {
-    ops.push({ op: 'add', path: '/metadata/annotations', value: { [STATUS_ANNOTATION]: statusValue } });
+    ops.push({ op: 'add', path: '/metadata/annotations', valueJson: toJson({ [STATUS_ANNOTATION]: statusValue }) });
   } else {
     const op = annotations[STATUS_ANNOTATION] === undefined ? 'add' : 'replace';
-    ops.push({ op, path: `/metadata/annotations/${escapePointer(STATUS_ANNOTATION)}`, value: statusValue });
+    ops.push({ op, path: `/metadata/annotations/${escapePointer(STATUS_ANNOTATION)}`, valueJson: toJson(statusValue) });
   }
   return { operations: ops, status, problems };
 }

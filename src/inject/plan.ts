@@ -1,12 +1,19 @@
 import type { TemplateSet } from '../templates/model.js';
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
-import { buildPatch, type PatchOperation } from './patch.js';
+import { buildPatch, serializePatch } from './patch.js';
 import { DENIABLE_REASONS, problemToWarning, type Problem, type ProblemReason } from './problems.js';
 
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
 export type InjectionOutcome =
   | { result: 'skipped'; reason: SkipReason; problems: Problem[]; warnings: string[] }
-  | { result: 'injected'; templates: string[]; operations: PatchOperation[]; problems: Problem[]; warnings: string[] }
+  | {
+      result: 'injected';
+      templates: string[];
+      /** The JSON patch as JSON text (an RFC 6902 array). */
+      patch: string;
+      problems: Problem[];
+      warnings: string[];
+    }
   | { result: 'denied'; reason: ProblemReason; message: string; problems: Problem[]; warnings: string[] };
 
 /** decide → render → patch, and the on-problem policy. Pure; shared by the webhook and the CLI. */
@@ -27,7 +34,7 @@ export function planInjection(
     outcome = {
       result: 'injected',
       templates: decision.rendered.map((r) => r.template.name),
-      operations: patch.operations,
+      patch: serializePatch(patch.operations),
       problems,
       warnings: [],
     };

@@ -1,17 +1,23 @@
 import type { CompiledTemplate } from '../templates/model.js';
-import { renderValue, type RenderContext } from '../templates/placeholders.js';
-import type { Container, EnvVar, Pod, Volume, VolumeMount } from './kube-types.js';
+import { renderJson, renderValue, type RenderContext } from '../templates/placeholders.js';
+import type { EnvVar, Pod, VolumeMount } from './kube-types.js';
 
-/** A template rendered for one pod: plain objects ready to go into a patch. */
+/**
+ * A template rendered for one pod. What goes into the patch unread (containers,
+ * volumes) is JSON text; what the injector checks against the pod (the mounts
+ * and env of the application containers) is objects.
+ */
 export interface RenderedTemplate {
   template: CompiledTemplate;
   params: Readonly<Record<string, string>>;
   /** Where the sidecar containers go: `native` = initContainers with restartPolicy Always. */
   placement: 'native' | 'regular';
-  /** The template's own run-to-completion init containers. */
-  initContainers: Container[];
-  sidecars: Container[];
-  volumes: Volume[];
+  /** The template's own run-to-completion init containers, JSON. */
+  initContainers: string[];
+  /** The sidecar containers, JSON. */
+  sidecars: string[];
+  /** Volumes, JSON. */
+  volumes: string[];
   appVolumeMounts: VolumeMount[];
   appEnv: EnvVar[];
 }
@@ -33,18 +39,17 @@ export function renderTemplate(
   nativeSidecars: boolean,
 ): RenderedTemplate {
   const context: RenderContext = { pod, params, template: { name: template.name, version: template.version } };
-  const render = <T>(list: CompiledTemplate['containers']): T[] => list.map((c) => renderValue(c, context) as T);
+  const json = (list: CompiledTemplate['containers']): string[] => list.map((c) => renderJson(c, context));
+  const objects = <T>(list: CompiledTemplate['containers']): T[] => list.map((c) => renderValue(c, context) as T);
   const placement = template.mode === 'native' && nativeSidecars ? 'native' : 'regular';
-  const sidecars = render<Container>(template.containers);
   return {
     template,
     params,
     placement,
-    initContainers: render<Container>(template.initContainers),
-    // Rendered objects may share frozen constant subtrees, so copy before adding a field.
-    sidecars: placement === 'native' ? sidecars.map((c) => ({ ...c, restartPolicy: 'Always' })) : sidecars,
-    volumes: render<Volume>(template.volumes),
-    appVolumeMounts: render<VolumeMount>(template.appVolumeMounts),
-    appEnv: render<EnvVar>(template.appEnv),
+    initContainers: json(template.initContainers),
+    sidecars: json(placement === 'native' ? template.nativeContainers : template.containers),
+    volumes: json(template.volumes),
+    appVolumeMounts: objects<VolumeMount>(template.appVolumeMounts),
+    appEnv: objects<EnvVar>(template.appEnv),
   };
 }

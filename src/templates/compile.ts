@@ -165,11 +165,21 @@ export function compileTemplate(document: unknown, source: string): CompileResul
       } catch (error) {
         if (!(error instanceof PlaceholderError)) throw error;
         fail(dottedPath([...at.split('.'), String(i), ...error.path]), error.message);
-        return { kind: 'const', value: null };
+        return { kind: 'const', value: null, json: 'null' };
       }
     });
+  const mode = spec.mode ?? 'regular';
   const compiled = {
     containers: compileList(containers, 'spec.containers'),
+    // Native sidecars are the same containers with restartPolicy Always, compiled
+    // once here so rendering needs no copy; regular ones serve when native is off.
+    nativeContainers:
+      mode === 'native'
+        ? compileList(
+            containers.map((c) => ({ ...c, restartPolicy: 'Always' })),
+            'spec.containers',
+          )
+        : [],
     initContainers: compileList(initContainers, 'spec.initContainers'),
     volumes: compileList(volumes, 'spec.volumes'),
     appVolumeMounts: compileList(appMounts, 'spec.appContainers.volumeMounts'),
@@ -195,7 +205,7 @@ export function compileTemplate(document: unknown, source: string): CompileResul
       version: spec.version ?? contentHash(document),
       source,
       description: spec.description ?? '',
-      mode: spec.mode ?? 'regular',
+      mode,
       position: spec.position ?? 'after',
       allowedNamespaces: spec.allowedNamespaces === undefined ? undefined : new Set(spec.allowedNamespaces),
       parameters,

@@ -33,6 +33,8 @@ export interface CompiledTemplate {
   allowedNamespaces: ReadonlySet<string> | undefined;
   parameters: ReadonlyMap<string, Parameter>;
   containers: readonly Compiled[];
+  /** `containers` with restartPolicy Always, for mode native (empty otherwise). */
+  nativeContainers: readonly Compiled[];
   initContainers: readonly Compiled[];
   volumes: readonly Compiled[];
   appVolumeMounts: readonly Compiled[];

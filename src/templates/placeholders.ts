@@ -1,7 +1,8 @@
 // Placeholders are the only dynamic part of a template: `{{ pod.name }}`,
 // `{{ params.port }}`… They are parsed once, at load time, into a tree where
-// every subtree without a placeholder is a shared frozen constant, so that
-// rendering per admission copies only the strings that change.
+// every subtree without a placeholder is a constant whose JSON text is made
+// once, so that rendering per admission only joins strings: the patch is JSON
+// text, built without per-request objects for the large constant parts.
 
 export const PLACEHOLDER_SCOPES = ['pod', 'params', 'template'] as const;
 export type PlaceholderScope = (typeof PLACEHOLDER_SCOPES)[number];
@@ -16,11 +17,16 @@ export interface PlaceholderRef {
 }
 
 export type Compiled =
-  | { kind: 'const'; value: unknown }
+  | { kind: 'const'; value: unknown; json: string }
   | { kind: 'text'; parts: ReadonlyArray<string | PlaceholderRef> }
   | { kind: 'integer'; ref: PlaceholderRef }
-  | { kind: 'object'; entries: ReadonlyArray<readonly [string, Compiled]> }
+  /** `keyJson` is the key already JSON-encoded, with its colon. */
+  | { kind: 'object'; entries: ReadonlyArray<{ key: string; keyJson: string; value: Compiled }> }
   | { kind: 'array'; items: readonly Compiled[] };
+
+function constant(value: unknown): Compiled {
+  return { kind: 'const', value: deepFreeze(value), json: JSON.stringify(value) };
+}
 
 export interface RenderContext {
   pod: Readonly<Record<string, string>>;
@@ -65,7 +71,7 @@ function checkRef(scope: string, field: string, options: CompileOptions): Placeh
 }
 
 function compileString(text: string, options: CompileOptions): Compiled {
-  if (!text.includes('{{')) return { kind: 'const', value: text };
+  if (!text.includes('{{')) return constant(text);
   const parts: Array<string | PlaceholderRef> = [];
   let integer: PlaceholderRef | undefined;
   let last = 0;
@@ -110,39 +116,72 @@ export function compileValue(value: unknown, options: CompileOptions, path: stri
   }
   if (Array.isArray(value)) {
     const items = value.map((item, i) => compileValue(item, options, [...path, String(i)]));
-    if (items.every((c) => c.kind === 'const')) return { kind: 'const', value: deepFreeze(value) };
+    if (items.every((c) => c.kind === 'const')) return constant(value);
     return { kind: 'array', items };
   }
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).map(([k, v]) => [k, compileValue(v, options, [...path, k])] as const);
-    if (entries.every(([, c]) => c.kind === 'const')) return { kind: 'const', value: deepFreeze(value) };
+    const entries = Object.entries(value).map(([key, v]) => ({
+      key,
+      keyJson: `${JSON.stringify(key)}:`,
+      value: compileValue(v, options, [...path, key]),
+    }));
+    if (entries.every((e) => e.value.kind === 'const')) return constant(value);
     return { kind: 'object', entries };
   }
-  return { kind: 'const', value };
+  return constant(value);
 }
 
 function resolve(ref: PlaceholderRef, context: RenderContext): string {
   return context[ref.scope][ref.field] ?? '';
 }
 
-/** Renders a compiled value. Constant subtrees are shared, never copied: callers must not mutate. */
+/** Renders a compiled value as an object (for values the injector inspects). */
 export function renderValue(compiled: Compiled, context: RenderContext): unknown {
   switch (compiled.kind) {
     case 'const':
       return compiled.value;
-    case 'text': {
-      let out = '';
-      for (const part of compiled.parts) out += typeof part === 'string' ? part : resolve(part, context);
-      return out;
-    }
+    case 'text':
+      return renderText(compiled.parts, context);
     case 'integer':
       return Number(resolve(compiled.ref, context));
     case 'array':
       return compiled.items.map((item) => renderValue(item, context));
     case 'object': {
       const out: Record<string, unknown> = {};
-      for (const [key, child] of compiled.entries) out[key] = renderValue(child, context);
+      for (const entry of compiled.entries) out[entry.key] = renderValue(entry.value, context);
       return out;
     }
   }
+}
+
+/** Renders a compiled value straight to JSON text; constant subtrees cost one concatenation. */
+export function renderJson(compiled: Compiled, context: RenderContext): string {
+  switch (compiled.kind) {
+    case 'const':
+      return compiled.json;
+    case 'text':
+      return JSON.stringify(renderText(compiled.parts, context));
+    case 'integer':
+      return String(Number(resolve(compiled.ref, context)));
+    case 'array': {
+      let out = '[';
+      compiled.items.forEach((item, i) => {
+        out += (i === 0 ? '' : ',') + renderJson(item, context);
+      });
+      return `${out}]`;
+    }
+    case 'object': {
+      let out = '{';
+      compiled.entries.forEach((entry, i) => {
+        out += (i === 0 ? '' : ',') + entry.keyJson + renderJson(entry.value, context);
+      });
+      return `${out}}`;
+    }
+  }
+}
+
+function renderText(parts: ReadonlyArray<string | PlaceholderRef>, context: RenderContext): string {
+  let out = '';
+  for (const part of parts) out += typeof part === 'string' ? part : resolve(part, context);
+  return out;
 }

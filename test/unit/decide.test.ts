@@ -99,7 +99,8 @@ describe('decideInjection truth table', () => {
       { defaultTemplates: undefined },
     );
     expect(decision.kind).toBe('inject');
-    const env = decision.kind === 'inject' ? decision.rendered[0]?.sidecars[0]?.env : undefined;
+    const sidecar = decision.kind === 'inject' ? decision.rendered[0]?.sidecars[0] : undefined;
+    const env = (JSON.parse(sidecar ?? '{}') as { env?: unknown }).env;
     expect(env).toEqual([{ name: 'WHO', value: 'web-@from-request' }]);
   });
 });

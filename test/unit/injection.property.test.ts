@@ -99,7 +99,7 @@ describe('injection properties', () => {
         if (outcome.result !== 'injected') return;
         injected += 1;
 
-        const after = jsonpatch.applyPatch(structuredClone(pod), outcome.operations, true, false).newDocument;
+        const after = jsonpatch.applyPatch(structuredClone(pod), JSON.parse(outcome.patch) as jsonpatch.Operation[], true, false).newDocument;
         expect(unique(allContainers(after).map((c) => c.name))).toBe(true);
         expect(unique((after.spec.volumes ?? []).map((v) => v.name))).toBe(true);
         for (const c of allContainers(after)) {

@@ -18,7 +18,7 @@ function operations(pod: Pod) {
     { defaultTemplates: undefined },
   );
   if (outcome.result !== 'injected') throw new Error(`expected an injection, got ${outcome.result}`);
-  return outcome.operations.map((o) => `${o.op} ${o.path}`);
+  return (JSON.parse(outcome.patch) as Array<{ op: string; path: string }>).map((o) => `${o.op} ${o.path}`);
 }
 
 describe('patch operations', () => {
@@ -67,6 +67,6 @@ describe('patch operations', () => {
       { onProblem: 'warn', defaultTemplates: ['http-prober'], nativeSidecars: true },
       { defaultTemplates: undefined },
     );
-    expect(outcome.result === 'injected' && outcome.operations.at(-1)).toMatchObject({ op: 'add', path: '/metadata/annotations' });
+    expect(outcome.result === 'injected' && (JSON.parse(outcome.patch) as unknown[]).at(-1)).toMatchObject({ op: 'add', path: '/metadata/annotations' });
   });
 });
