@@ -1,0 +1,68 @@
+// The MutatingWebhookConfiguration the chart ships, as an object, so the e2e
+// suite registers exactly what users will get. Two webhooks, one endpoint:
+//
+//  - namespace.sidecar.example: pods of namespaces labelled
+//    sidecar.example/injection=enabled, unless the pod opts out;
+//  - pod.sidecar.example: pods of other namespaces that ask with the
+//    sidecar.example/inject annotation.
+//
+// The namespace selectors are disjoint, so a pod is sent at most once, and the
+// matchConditions keep pods that did not ask out of the webhook's path: with
+// failurePolicy Fail and the webhook down, only pods that asked are refused.
+// (matchConditions cannot read namespace labels, hence the two webhooks.)
+
+export const INJECT = 'sidecar.example/inject';
+export const INJECTION_LABEL = 'sidecar.example/injection';
+
+/** Namespaces the apiserver never sends: the control plane's own, and the webhook's. */
+export const ALWAYS_EXCLUDED = ['kube-system', 'kube-node-lease', 'kube-public'];
+
+export interface WebhookOptions {
+  /** Name of the MutatingWebhookConfiguration. */
+  name?: string;
+  url: string;
+  caBundlePem: string;
+  failurePolicy?: 'Fail' | 'Ignore';
+  reinvocationPolicy?: 'Never' | 'IfNeeded';
+  timeoutSeconds?: number;
+  /** The webhook's own namespace, excluded to avoid a self-hosting deadlock. */
+  ownNamespace?: string;
+}
+
+const annotations = 'object.metadata.?annotations';
+const asked = `${annotations}[?'${INJECT}'].orValue('') != ''`;
+const optedOut = `${annotations}[?'${INJECT}'].orValue('') == 'false'`;
+
+export function webhookConfiguration(options: WebhookOptions): Record<string, unknown> {
+  const excluded = [...ALWAYS_EXCLUDED, ...(options.ownNamespace ? [options.ownNamespace] : [])];
+  const common = {
+    clientConfig: { url: options.url, caBundle: Buffer.from(options.caBundlePem).toString('base64') },
+    rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+    sideEffects: 'None',
+    admissionReviewVersions: ['v1'],
+    failurePolicy: options.failurePolicy ?? 'Fail',
+    reinvocationPolicy: options.reinvocationPolicy ?? 'IfNeeded',
+    timeoutSeconds: options.timeoutSeconds ?? 10,
+    matchPolicy: 'Equivalent',
+  };
+  const notExcluded = { key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded };
+  return {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: { name: options.name ?? 'sidecar-injector' },
+    webhooks: [
+      {
+        name: 'namespace.sidecar.example',
+        ...common,
+        namespaceSelector: { matchExpressions: [notExcluded, { key: INJECTION_LABEL, operator: 'In', values: ['enabled'] }] },
+        matchConditions: [{ name: 'not-opted-out', expression: `!(${optedOut})` }],
+      },
+      {
+        name: 'pod.sidecar.example',
+        ...common,
+        namespaceSelector: { matchExpressions: [notExcluded, { key: INJECTION_LABEL, operator: 'NotIn', values: ['enabled'] }] },
+        matchConditions: [{ name: 'asked-for-injection', expression: `${asked} && !(${optedOut})` }],
+      },
+    ],
+  };
+}
