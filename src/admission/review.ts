@@ -1,4 +1,4 @@
-import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
+import type { AdmissionFacts, InjectionSettings, NamespaceInfo } from '../inject/decide.js';
 import { planInjection, type InjectionOutcome } from '../inject/plan.js';
 import type { Pod } from '../inject/kube-types.js';
 import type { TemplateSet } from '../templates/model.js';
@@ -8,6 +8,8 @@ export interface ReviewContext {
   templates: TemplateSet;
   settings: InjectionSettings;
   namespace: NamespaceInfo;
+  /** The planner; the server passes a memoising one (server/plan-cache.ts). */
+  plan?: (facts: AdmissionFacts, templates: TemplateSet, settings: InjectionSettings, ns: NamespaceInfo) => InjectionOutcome;
 }
 
 /**
@@ -19,7 +21,8 @@ export function reviewAdmission(
   pod: Pod | undefined,
   context: ReviewContext,
 ): { response: AdmissionResponse; outcome: InjectionOutcome } {
-  const outcome = planInjection(
+  const plan = context.plan ?? planInjection;
+  const outcome = plan(
     {
       operation: request.operation,
       resource: request.resource,
@@ -45,6 +48,16 @@ export function reviewAdmission(
   return { response, outcome };
 }
 
+const ENVELOPE = '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":';
+
+/**
+ * The AdmissionReview JSON. The base64 patch is spliced in as it is: it never
+ * needs escaping, and re-scanning kilobytes of it in JSON.stringify is the
+ * largest single cost of encoding.
+ */
 export function encodeReview(response: AdmissionResponse): string {
-  return JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response });
+  const { patch, ...rest } = response;
+  if (patch === undefined) return `${ENVELOPE}${JSON.stringify(rest)}}`;
+  const head = JSON.stringify(rest);
+  return `${ENVELOPE}${head.slice(0, -1)},"patch":"${patch}"}}`;
 }

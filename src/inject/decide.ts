@@ -146,11 +146,17 @@ class TakenNames {
 
   constructor(pod: Pod) {
     const spec = pod.spec;
-    const all = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])];
-    this.containers = new Set(all.map((c) => c.name));
-    this.volumes = new Set((spec.volumes ?? []).map((v) => v.name));
+    this.containers = new Set();
+    this.volumes = new Set();
+    this.mountPaths = new Set();
+    for (const list of [spec.containers, spec.initContainers, spec.ephemeralContainers]) {
+      for (const container of list ?? []) this.containers.add(container.name);
+    }
+    for (const volume of spec.volumes ?? []) this.volumes.add(volume.name);
     // A mount path is "taken" if any application container already uses it.
-    this.mountPaths = new Set(spec.containers.flatMap((c) => (c.volumeMounts ?? []).map((m) => m.mountPath)));
+    for (const container of spec.containers) {
+      for (const mount of container.volumeMounts ?? []) this.mountPaths.add(mount.mountPath);
+    }
   }
 
   /** The first clash of a rendered template with what is taken, as a problem. */

@@ -24,6 +24,8 @@ export function serializePatch(operations: readonly PatchOperation[]): string {
 
 const toJson = (value: unknown): string => JSON.stringify(value);
 
+const STATUS_PATH = `/metadata/annotations/${escapePointer(STATUS_ANNOTATION)}`;
+
 /** RFC 6901: `~` → `~0`, `/` → `~1` (so `sidecar.example/status` → `sidecar.example~1status`). */
 export function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -59,6 +61,7 @@ function insertInto(
 }
 
 function envToAdd(container: Container, rendered: readonly RenderedTemplate[], problems: Problem[]): EnvVar[] {
+  if (rendered.every((r) => r.appEnv.length === 0)) return [];
   const present = new Set((container.env ?? []).map((e) => e.name));
   const added: EnvVar[] = [];
   for (const r of rendered) {
@@ -114,14 +117,16 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
   });
   appendTo(ops, '/spec/volumes', spec.volumes, rendered.flatMap((r) => r.volumes));
 
-  const block = (r: RenderedTemplate, list: 'init' | 'main'): string[] => {
-    if (list === 'init') return r.placement === 'native' ? [...r.initContainers, ...r.sidecars] : r.initContainers;
-    return r.placement === 'native' ? [] : r.sidecars;
-  };
-  const at = (position: 'before' | 'after', list: 'init' | 'main'): string[] =>
-    rendered.filter((r) => r.template.position === position).flatMap((r) => block(r, list));
-  insertInto(ops, '/spec/initContainers', spec.initContainers, at('before', 'init'), at('after', 'init'));
-  insertInto(ops, '/spec/containers', spec.containers, at('before', 'main'), at('after', 'main'));
+  // Each template's block, by list and position; request order is kept.
+  const init = { before: [] as string[], after: [] as string[] };
+  const main = { before: [] as string[], after: [] as string[] };
+  for (const r of rendered) {
+    const position = r.template.position;
+    init[position].push(...r.initContainers);
+    (r.placement === 'native' ? init : main)[position].push(...r.sidecars);
+  }
+  insertInto(ops, '/spec/initContainers', spec.initContainers, init.before, init.after);
+  insertInto(ops, '/spec/containers', spec.containers, main.before, main.after);
 
   const status = mergeStatus(priorStatus, rendered);
   const statusValue = formatStatusAnnotation(status);
@@ -132,7 +137,7 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
     ops.push({ op: 'add', path: '/metadata/annotations', valueJson: toJson({ [STATUS_ANNOTATION]: statusValue }) });
   } else {
     const op = annotations[STATUS_ANNOTATION] === undefined ? 'add' : 'replace';
-    ops.push({ op, path: `/metadata/annotations/${escapePointer(STATUS_ANNOTATION)}`, valueJson: toJson(statusValue) });
+    ops.push({ op, path: STATUS_PATH, valueJson: toJson(statusValue) });
   }
   return { operations: ops, status, problems };
 }

@@ -1,6 +1,7 @@
 import type { TemplateSet } from '../templates/model.js';
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
 import { buildPatch, serializePatch } from './patch.js';
+import { podView } from './pod-view.js';
 import { DENIABLE_REASONS, problemToWarning, type Problem, type ProblemReason } from './problems.js';
 
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
@@ -18,6 +19,16 @@ export type InjectionOutcome =
 
 /** decide → render → patch, and the on-problem policy. Pure; shared by the webhook and the CLI. */
 export function planInjection(
+  facts: AdmissionFacts,
+  templates: TemplateSet,
+  settings: InjectionSettings,
+  ns: NamespaceInfo,
+): InjectionOutcome {
+  return planForView({ ...facts, pod: facts.pod === undefined ? undefined : podView(facts.pod) }, templates, settings, ns);
+}
+
+/** planInjection for a pod already reduced by podView (what the plan cache keys on). */
+export function planForView(
   facts: AdmissionFacts,
   templates: TemplateSet,
   settings: InjectionSettings,

@@ -12,6 +12,7 @@ export interface Metrics {
   templatesLoaded: Gauge;
   certificateNotAfter: Gauge;
   certificateReloads: Counter<'result'>;
+  planCache: Counter<'result'>;
 }
 
 export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }): Metrics {
@@ -65,6 +66,12 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
     certificateNotAfter: new Gauge({
       name: 'sidecar_injector_certificate_expiry_timestamp_seconds',
       help: 'notAfter of the serving certificate in force, as a Unix timestamp.',
+      registers,
+    }),
+    planCache: new Counter({
+      name: 'sidecar_injector_plan_cache_lookups_total',
+      help: 'Injection plans looked up in the memo of pods with equal views, by result (hit, miss).',
+      labelNames: ['result'],
       registers,
     }),
     certificateReloads: new Counter({

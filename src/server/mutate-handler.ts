@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeAdmissionReview } from '../admission/decode.js';
 import { RequestError } from '../admission/errors.js';
-import { encodeReview, reviewAdmission } from '../admission/review.js';
+import { encodeReview, reviewAdmission, type ReviewContext } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import type { Pod } from '../inject/kube-types.js';
 import type { InjectionOutcome } from '../inject/plan.js';
 import type { ServerDeps } from './deps.js';
+import { PlanCache } from './plan-cache.js';
 
 function sendJson(res: ServerResponse, status: number, body: string, close = false): void {
   const headers: Record<string, string | number> = {
@@ -33,6 +34,10 @@ function podName(pod: Pod | undefined, request: AdmissionRequest): string | unde
  */
 export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const { metrics, logger, maxBodyBytes } = deps;
+  const hits = metrics.planCache.labels('hit');
+  const misses = metrics.planCache.labels('miss');
+  const cache = new PlanCache(deps.settings, 1024, (hit) => (hit ? hits : misses).inc());
+  const plan: ReviewContext['plan'] = (facts, templates, _settings, ns) => cache.plan(facts, templates, ns);
 
   const refuse = (res: ServerResponse, error: RequestError, started: bigint, close = false): void => {
     metrics.badRequests.inc({ code: error.code });
@@ -55,6 +60,7 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
       templates: deps.templates.current(),
       settings: deps.settings,
       namespace: deps.namespaceInfo(namespace),
+      plan,
     });
     sendJson(res, 200, encodeReview(response));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -20,9 +20,30 @@ export type Compiled =
   | { kind: 'const'; value: unknown; json: string }
   | { kind: 'text'; parts: ReadonlyArray<string | PlaceholderRef> }
   | { kind: 'integer'; ref: PlaceholderRef }
-  /** `keyJson` is the key already JSON-encoded, with its colon. */
-  | { kind: 'object'; entries: ReadonlyArray<{ key: string; keyJson: string; value: Compiled }> }
-  | { kind: 'array'; items: readonly Compiled[] };
+  | { kind: 'object'; entries: ReadonlyArray<{ key: string; value: Compiled }>; json: JsonParts }
+  | { kind: 'array'; items: readonly Compiled[]; json: JsonParts };
+
+/**
+ * The JSON text of an object or array as literal text runs (braces, keys,
+ * commas and constant values already joined) between the dynamic children.
+ */
+type JsonParts = ReadonlyArray<string | Compiled>;
+
+function jsonParts(open: string, close: string, members: ReadonlyArray<{ prefix: string; value: Compiled }>): JsonParts {
+  const parts: Array<string | Compiled> = [];
+  let text = open;
+  members.forEach((member, i) => {
+    text += (i === 0 ? '' : ',') + member.prefix;
+    if (member.value.kind === 'const') {
+      text += member.value.json;
+    } else {
+      parts.push(text, member.value);
+      text = '';
+    }
+  });
+  parts.push(text + close);
+  return parts;
+}
 
 function constant(value: unknown): Compiled {
   return { kind: 'const', value: deepFreeze(value), json: JSON.stringify(value) };
@@ -117,16 +138,13 @@ export function compileValue(value: unknown, options: CompileOptions, path: stri
   if (Array.isArray(value)) {
     const items = value.map((item, i) => compileValue(item, options, [...path, String(i)]));
     if (items.every((c) => c.kind === 'const')) return constant(value);
-    return { kind: 'array', items };
+    return { kind: 'array', items, json: jsonParts('[', ']', items.map((item) => ({ prefix: '', value: item }))) };
   }
   if (typeof value === 'object' && value !== null) {
-    const entries = Object.entries(value).map(([key, v]) => ({
-      key,
-      keyJson: `${JSON.stringify(key)}:`,
-      value: compileValue(v, options, [...path, key]),
-    }));
+    const entries = Object.entries(value).map(([key, v]) => ({ key, value: compileValue(v, options, [...path, key]) }));
     if (entries.every((e) => e.value.kind === 'const')) return constant(value);
-    return { kind: 'object', entries };
+    const members = entries.map((e) => ({ prefix: `${JSON.stringify(e.key)}:`, value: e.value }));
+    return { kind: 'object', entries, json: jsonParts('{', '}', members) };
   }
   return constant(value);
 }
@@ -163,19 +181,11 @@ export function renderJson(compiled: Compiled, context: RenderContext): string {
       return JSON.stringify(renderText(compiled.parts, context));
     case 'integer':
       return String(Number(resolve(compiled.ref, context)));
-    case 'array': {
-      let out = '[';
-      compiled.items.forEach((item, i) => {
-        out += (i === 0 ? '' : ',') + renderJson(item, context);
-      });
-      return `${out}]`;
-    }
+    case 'array':
     case 'object': {
-      let out = '{';
-      compiled.entries.forEach((entry, i) => {
-        out += (i === 0 ? '' : ',') + entry.keyJson + renderJson(entry.value, context);
-      });
-      return `${out}}`;
+      let out = '';
+      for (const part of compiled.json) out += typeof part === 'string' ? part : renderJson(part, context);
+      return out;
     }
   }
 }
