@@ -1,7 +1,7 @@
-import { watch, type FSWatcher } from 'node:fs';
 import { dirname } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext, type SecureContextOptions } from 'node:tls';
+import { watchDirectory, type DirectoryWatch } from '../util/watch-directory.js';
 import { readPair } from './files.js';
 
 export interface ServingCertificate {
@@ -47,9 +47,7 @@ export type CertificateEvent =
  */
 export class CertificateFileSource {
   private certificate: ServingCertificate | undefined;
-  private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private watcher: DirectoryWatch | undefined;
 
   constructor(
     private readonly files: { certFile: string; keyFile: string },
@@ -74,28 +72,12 @@ export class CertificateFileSource {
     return event;
   }
 
-  /** Watches the directory: mounted Secrets swap a `..data` symlink, and tools replace files by rename. */
-  watch(options: { debounceMs?: number; pollIntervalMs?: number } = {}): void {
-    const schedule = (): void => {
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.load(), options.debounceMs ?? 100);
-    };
-    try {
-      this.watcher = watch(dirname(this.files.certFile), schedule);
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // Covered by the poll.
-    }
-    const interval = options.pollIntervalMs ?? 60_000;
-    if (interval > 0) {
-      this.poll = setInterval(() => void this.load(), interval);
-      this.poll.unref();
-    }
+  /** Reloads when the certificate's directory changes (see watchDirectory). */
+  watch(options: { pollIntervalMs: number }): void {
+    this.watcher = watchDirectory(dirname(this.files.certFile), () => void this.load(), options);
   }
 
   close(): void {
     this.watcher?.close();
-    clearTimeout(this.debounce);
-    clearInterval(this.poll);
   }
 }

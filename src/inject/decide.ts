@@ -249,6 +249,7 @@ export function decideInjection(
   }
 
   if (rendered.length > 0) return { kind: 'inject', rendered, priorStatus, problems };
-  const reason = alreadyInjected === requested.names.length ? 'already_injected' : 'nothing_injectable';
+  // Reinvocation of a pod whose other names were refused is still "already injected".
+  const reason = alreadyInjected > 0 ? 'already_injected' : 'nothing_injectable';
   return { kind: 'skip', reason, problems };
 }

@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { watchDirectory, type DirectoryWatch } from '../util/watch-directory.js';
 import { formatProblem } from './compile.js';
 import { loadTemplateDirectory } from './load-directory.js';
 import type { TemplateSet } from './model.js';
@@ -10,7 +10,6 @@ export type ReloadEvent =
 
 export interface TemplateStoreOptions {
   directory: string;
-  /** Coalesces the burst of events of one ConfigMap update (istio uses ~100 ms too). */
   debounceMs?: number;
   /** Safety net for file systems where watch events get lost; 0 disables. */
   pollIntervalMs?: number;
@@ -25,9 +24,7 @@ export class TemplateStore {
   private set: TemplateSet = EMPTY_TEMPLATE_SET;
   private loaded = false;
   private errors: string[] = [];
-  private watcher: FSWatcher | undefined;
-  private debounce: NodeJS.Timeout | undefined;
-  private poll: NodeJS.Timeout | undefined;
+  private watcher: DirectoryWatch | undefined;
   private reloading: Promise<ReloadEvent> | undefined;
   private pending = false;
 
@@ -83,28 +80,15 @@ export class TemplateStore {
     return event;
   }
 
-  /** Watches the directory (not the files: ConfigMap volumes swap a `..data` symlink). */
+  /** Reloads when the directory changes (see watchDirectory). */
   watch(): void {
-    const schedule = (): void => {
-      clearTimeout(this.debounce);
-      this.debounce = setTimeout(() => void this.reload(), this.options.debounceMs ?? 100);
-    };
-    try {
-      this.watcher = watch(this.options.directory, schedule);
-      this.watcher.on('error', () => undefined);
-    } catch {
-      // The directory may appear later; the poll below picks it up.
-    }
-    const interval = this.options.pollIntervalMs ?? 30_000;
-    if (interval > 0) {
-      this.poll = setInterval(() => void this.reload(), interval);
-      this.poll.unref();
-    }
+    this.watcher = watchDirectory(this.options.directory, () => void this.reload(), {
+      pollIntervalMs: this.options.pollIntervalMs ?? 30_000,
+      ...(this.options.debounceMs === undefined ? {} : { debounceMs: this.options.debounceMs }),
+    });
   }
 
   close(): void {
     this.watcher?.close();
-    clearTimeout(this.debounce);
-    clearInterval(this.poll);
   }
 }

@@ -50,6 +50,7 @@ const rows: Row[] = [
   { name: 'empty list', annotations: { 'sidecar.example/inject': ' , ' }, expect: 'not_requested' },
   { name: 'list, deduplicated and trimmed', annotations: { 'sidecar.example/inject': 'http-prober, log-collector,http-prober' }, expect: ['http-prober', 'log-collector'] },
   { name: 'already injected', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': STATUS }, expect: 'already_injected' },
+  { name: 'already injected, the rest refused', annotations: { 'sidecar.example/inject': 'log-collector,nope', 'sidecar.example/status': STATUS }, expect: 'already_injected', problems: ['unknown_template'] },
   { name: 'only unknown names', annotations: { 'sidecar.example/inject': 'nope' }, expect: 'nothing_injectable', problems: ['unknown_template'] },
   { name: 'bad override only', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': 'http' }, expect: 'nothing_injectable', problems: ['invalid_parameter'] },
   { name: 'good override', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': '9000' }, expect: ['http-prober'] },
