@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertBuilt, childEnv } from './cli.js';
@@ -11,6 +12,9 @@ import { waitFor, withTimeout } from './wait.js';
 export interface ServeProcess extends Target {
   child: ChildProcess;
   pid: number;
+  /** The certificate directory (tls.crt, tls.key, ca.crt) the process serves from. */
+  certDir: string;
+  templatesDir: string;
   /** stdout and stderr so far, for failure messages. */
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -20,13 +24,26 @@ export interface ServeProcess extends Target {
   kill(): Promise<void>;
 }
 
-/** `node dist/main.js serve` on a free port of 127.0.0.1, once /healthz answers. */
-export async function startServeProcess(temps: TempDirs, extraFlags: string[] = []): Promise<ServeProcess> {
+export interface ServeOptions {
+  /** Listen on this port instead of a free one (e.g. to restart on the same address). */
+  port?: number;
+  /** Use this certificate directory; certificates are generated into it only when it has no tls.crt. */
+  certDir?: string;
+  /** Use this template directory instead of a fresh copy of templates/. */
+  templatesDir?: string;
+}
+
+/**
+ * `node dist/main.js serve` on a free port of 127.0.0.1 (or `options.port`), once /healthz answers.
+ * Pass the `port` and `certDir` of an earlier process to restart the webhook on the same address
+ * with the same certificates.
+ */
+export async function startServeProcess(temps: TempDirs, extraFlags: string[] = [], options: ServeOptions = {}): Promise<ServeProcess> {
   assertBuilt();
-  const certDir = await temps.make('certs');
-  await writeTestCertificates(certDir);
-  const templatesDir = await temps.copyOfTemplates();
-  const port = await freePort();
+  const certDir = options.certDir ?? (await temps.make('certs'));
+  if (!existsSync(join(certDir, 'tls.crt'))) await writeTestCertificates(certDir);
+  const templatesDir = options.templatesDir ?? (await temps.copyOfTemplates());
+  const port = options.port ?? (await freePort());
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   const child = spawn(
     process.execPath,
@@ -43,6 +60,8 @@ export async function startServeProcess(temps: TempDirs, extraFlags: string[] = 
   const handle: ServeProcess = {
     port,
     ca,
+    certDir,
+    templatesDir,
     child,
     pid: child.pid as number,
     output: () => output,

@@ -1,0 +1,56 @@
+// One e2e test file's world: a real control plane, the injector process(es)
+// and any helper servers, all stopped by stop() (afterAll) whatever happened.
+import type { ServeOptions, ServeProcess } from '../../support/serve-process.js';
+import { TempDirs } from '../../support/temp.js';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { startInjector } from './injector.js';
+import { Kube } from './kube.js';
+
+export class E2eEnvironment {
+  readonly temps = new TempDirs();
+  private readonly injectors: ServeProcess[] = [];
+  private readonly closers: Array<() => Promise<void>> = [];
+
+  private constructor(
+    readonly controlPlane: ControlPlane,
+    readonly kube: Kube,
+  ) {}
+
+  static async start(): Promise<E2eEnvironment> {
+    const controlPlane = await startControlPlane();
+    return new E2eEnvironment(controlPlane, new Kube(controlPlane.kubeconfigPath));
+  }
+
+  /** A webhook process reading namespaces through the control plane; killed by PID in stop(). */
+  async startInjector(extraFlags: string[] = [], options: ServeOptions = {}): Promise<ServeProcess> {
+    const serve = await startInjector(this.temps, this.controlPlane.kubeconfigPath, extraFlags, options);
+    this.injectors.push(serve);
+    return serve;
+  }
+
+  /** Registers a cleanup step for a server started by the test (run in reverse order by stop()). */
+  onStop(closer: () => Promise<void>): void {
+    this.closers.push(closer);
+  }
+
+  async stop(): Promise<void> {
+    const errors: unknown[] = [];
+    const attempt = async (step: () => Promise<void>): Promise<void> => {
+      try {
+        await step();
+      } catch (error) {
+        errors.push(error);
+      }
+    };
+    for (const closer of this.closers.splice(0).reverse()) await attempt(closer);
+    for (const serve of this.injectors.splice(0)) await attempt(() => serve.kill());
+    await attempt(() => this.controlPlane.stop());
+    await attempt(() => this.temps.cleanup());
+    if (errors.length > 0) throw errors[0];
+  }
+}
+
+/** For afterAll: stops the environment if beforeAll got as far as creating it. */
+export async function stopEnvironment(env: E2eEnvironment | undefined): Promise<void> {
+  await env?.stop();
+}
