@@ -1,13 +1,18 @@
 // Runs the e2e control plane by hand:
 //   tsx test/e2e/harness/cluster-cli.ts up      start it and stay in the foreground until Ctrl-C
 //   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
+//   tsx test/e2e/harness/cluster-cli.ts webhook [URL] [CA-FILE]
+//       print the MutatingWebhookConfiguration the chart ships, pointed at a
+//       locally running webhook (default https://127.0.0.1:8443/mutate, certs/ca.crt)
 //
 // Ctrl-C in a terminal reaches this process directly, even via `npm run`. When
 // scripting, signal this node process (or its process group): a SIGTERM sent
 // only to the `npm`/`npx` wrapper was seen not to reach it (npm's `sh -c` dies first).
+import { readFileSync } from 'node:fs';
+import { webhookConfiguration } from '../support/webhook-configuration.js';
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
 
-const usage = 'usage: cluster-cli.ts up [--keep-work-dir] | build';
+const usage = 'usage: cluster-cli.ts up [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
 
 async function up(keepWorkDir: boolean): Promise<number> {
   const cp = await startControlPlane({ keepWorkDir });
@@ -53,6 +58,11 @@ async function main(): Promise<number> {
     case 'build': {
       const bins = await ensureControlPlaneBinaries();
       console.log(bins.binDir);
+      return 0;
+    }
+    case 'webhook': {
+      const [url = 'https://127.0.0.1:8443/mutate', caFile = 'certs/ca.crt'] = rest;
+      console.log(JSON.stringify(webhookConfiguration({ url, caBundlePem: readFileSync(caFile, 'utf8') }), null, 2));
       return 0;
     }
     default:
