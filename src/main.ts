@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { UsageError } from './cli/args.js';
-import { runCerts } from './cli/certs.js';
-import { runInject } from './cli/inject.js';
 import { processIo, type CliIo } from './cli/io.js';
-import { runServe } from './cli/serve.js';
-import { runValidate } from './cli/validate.js';
 
-const COMMANDS: Record<string, (argv: readonly string[], io: CliIo) => Promise<number>> = {
-  serve: runServe,
-  inject: runInject,
-  certs: runCerts,
-  validate: runValidate,
+type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
+
+// Loaded on demand: each command pulls in only what it uses (node-forge, the
+// Kubernetes client and express are large), which keeps the CLI quick and the
+// server's heap small.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => (await import('./cli/serve.js')).runServe,
+  inject: async () => (await import('./cli/inject.js')).runInject,
+  certs: async () => (await import('./cli/certs.js')).runCerts,
+  validate: async () => (await import('./cli/validate.js')).runValidate,
 };
 
 const HELP = `Usage: sidecar-injector <command> [options]
@@ -42,12 +43,13 @@ async function main(argv: readonly string[]): Promise<number> {
     io.stdout(`${version()}\n`);
     return 0;
   }
-  const run = COMMANDS[command];
-  if (run === undefined) {
+  const load = COMMANDS[command];
+  if (load === undefined) {
     io.stderr(`unknown command "${command}"\n\n${HELP}`);
     return 2;
   }
   try {
+    const run = await load();
     return await run(rest, io);
   } catch (error) {
     if (error instanceof UsageError) {

@@ -12,6 +12,15 @@ export interface ReviewContext {
   plan?: (facts: AdmissionFacts, templates: TemplateSet, settings: InjectionSettings, ns: NamespaceInfo) => InjectionOutcome;
 }
 
+// Memoised outcomes (server/plan-cache.ts) come back many times; encode each once.
+const base64Patches = new WeakMap<object, string>();
+
+function base64Of(outcome: InjectionOutcome & { result: 'injected' }): string {
+  let encoded = base64Patches.get(outcome);
+  if (encoded === undefined) base64Patches.set(outcome, (encoded = Buffer.from(outcome.patch).toString('base64')));
+  return encoded;
+}
+
 /**
  * The AdmissionResponse for a decoded request. Pure. A dry-run request gets
  * exactly the same answer: the injector has no side effects to suppress.
@@ -42,7 +51,7 @@ export function reviewAdmission(
   if (outcome.result === 'injected') {
     // patchType only together with a patch: the apiserver rejects one without the other.
     response.patchType = 'JSONPatch';
-    response.patch = Buffer.from(outcome.patch).toString('base64');
+    response.patch = base64Of(outcome);
   }
   if (outcome.warnings.length > 0) response.warnings = outcome.warnings;
   return { response, outcome };

@@ -1,5 +1,4 @@
 import type { DestinationStream } from 'pino';
-import { generateCertificates } from '../certs/generate.js';
 import { certificatesExist, writeCertificates } from '../certs/files.js';
 import { CertificateFileSource, type CertificateEvent } from '../certs/serving-certificate.js';
 import type { Config } from '../config/config.js';
@@ -57,6 +56,7 @@ export async function startWebhook(
   const pollMs = config.reloadPollSeconds * 1000;
 
   if (config.createCerts && !(await certificatesExist(config.certDir))) {
+    const { generateCertificates } = await import('../certs/generate.js');
     await writeCertificates(config.certDir, generateCertificates({ hosts: config.certHosts, validityDays: 365, caValidityDays: 3650 }));
     logger.info({ certDir: config.certDir, hosts: config.certHosts }, 'generated a local CA and serving certificate');
   }
