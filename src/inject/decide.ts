@@ -1,6 +1,7 @@
 import type { CompiledTemplate, TemplateSet } from '../templates/model.js';
 import {
   ANNOTATION_PREFIX,
+  EMPTY_STATUS,
   INJECT_ANNOTATION,
   overrideAnnotation,
   parseInjectAnnotation,
@@ -210,7 +211,7 @@ export function decideInjection(
   if (!parsedStatus.ok) {
     problems.push({ reason: 'invalid_status', template: undefined, message: `${STATUS_ANNOTATION} ${parsedStatus.error}; ignored` });
   }
-  const priorStatus = parsedStatus.ok ? parsedStatus.status : { templates: [], containers: [], initContainers: [], volumes: [] };
+  const priorStatus = parsedStatus.ok ? parsedStatus.status : EMPTY_STATUS;
   const injectedBefore = new Set(priorStatus.templates.map((t) => t.name));
   const taken = new TakenNames(pod);
   const context = podContext(pod, facts.namespace);
