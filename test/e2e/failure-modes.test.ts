@@ -42,9 +42,7 @@ const asked = (templates: string) => ({ [INJECT_ANNOTATION]: templates });
 beforeAll(async () => {
   env = await E2eEnvironment.start();
   kube = env.kube;
-  injector = await env.startInjector();
-  await registerWebhook(kube, { url: mutateUrl(injector.port), caBundlePem: injector.ca, failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' });
-  await waitUntilCalled(kube, injector, await kube.createNamespace('warmup'));
+  injector = await env.startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' });
 }, 180_000);
 
 afterAll(async () => {

@@ -3,7 +3,8 @@
 import type { ServeOptions, ServeProcess } from '../../support/serve-process.js';
 import { TempDirs } from '../../support/temp.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
-import { startInjector } from './injector.js';
+import type { WebhookOptions } from './webhook-configuration.js';
+import { mutateUrl, registerWebhook, startInjector, waitUntilCalled } from './injector.js';
 import { Kube } from './kube.js';
 
 export class E2eEnvironment {
@@ -25,6 +26,18 @@ export class E2eEnvironment {
   async startInjector(extraFlags: string[] = [], options: ServeOptions = {}): Promise<ServeProcess> {
     const serve = await startInjector(this.temps, this.controlPlane.kubeconfigPath, extraFlags, options);
     this.injectors.push(serve);
+    return serve;
+  }
+
+  /**
+   * The usual start of a test file: a webhook process, the chart's
+   * configuration pointing at it, and a wait until the apiserver (which picks
+   * configurations up through an informer) really calls it.
+   */
+  async startRegisteredInjector(registration: Omit<WebhookOptions, 'url' | 'caBundlePem'>): Promise<ServeProcess> {
+    const serve = await this.startInjector();
+    await registerWebhook(this.kube, { url: mutateUrl(serve.port), caBundlePem: serve.ca, ...registration });
+    await waitUntilCalled(this.kube, serve, await this.kube.createNamespace('warmup'));
     return serve;
   }
 
