@@ -1,7 +1,7 @@
 // kubectl and client-node wrappers for the e2e scenarios. Everything is
 // asynchronous (a blocked event loop would starve webhook servers running in
 // the test process), and every child process is killed by PID on timeout.
-import { spawn } from 'node:child_process';
+import { run, type RunResult } from '../../support/run-program.js';
 import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import { waitFor } from '../../support/wait.js';
@@ -14,11 +14,7 @@ export const SA_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 /** The image of every application container in these tests; nothing runs (no kubelet). */
 export const APP_IMAGE = 'registry.example/app:1.0';
 
-export interface KubectlResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type KubectlResult = RunResult;
 
 /** A short random suffix for namespace and object names. */
 export function uniqueSuffix(): string {
@@ -43,28 +39,7 @@ export class Kube {
 
   /** `kubectl --kubeconfig <cp> ...args`, stdin from `input`; never throws on a non-zero exit. */
   kubectl(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<KubectlResult> {
-    const timeoutMs = options.timeoutMs ?? 60_000;
-    return new Promise((resolve, reject) => {
-      const child = spawn('kubectl', ['--kubeconfig', this.kubeconfigPath, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      const timer = setTimeout(() => {
-        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
-        reject(new Error(`kubectl ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${Buffer.concat(stderr).toString()}`));
-      }, timeoutMs);
-      child.on('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code, stdout: Buffer.concat(stdout).toString('utf8'), stderr: Buffer.concat(stderr).toString('utf8') });
-      });
-      child.stdin.on('error', () => undefined);
-      child.stdin.end(options.input ?? '');
-    });
+    return run('kubectl', ['--kubeconfig', this.kubeconfigPath, ...args], options);
   }
 
   /** `kubectl apply -f -` of one object given as JSON; never throws on a non-zero exit. */
