@@ -35,13 +35,18 @@ function newKeyPair(): forge.pki.rsa.KeyPair {
   return forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
 }
 
-function createCa(now: Date, days: number): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+/** A self-signed CA certificate and its key (also used by the e2e harness for its cluster CA). */
+export function createCa(
+  now: Date,
+  days: number,
+  commonName = 'sidecar-injector-ca',
+): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
   const keys = newKeyPair();
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
   validity(cert, now, days);
-  const subject = [{ name: 'commonName', value: 'sidecar-injector-ca' }];
+  const subject = [{ name: 'commonName', value: commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
   cert.setExtensions([

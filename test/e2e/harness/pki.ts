@@ -3,6 +3,7 @@
 // server a serving cert the apiserver trusts (issue it from the cluster CA).
 import { randomBytes } from 'node:crypto';
 import forge from 'node-forge';
+import { createCa } from '../../../src/certs/generate.js';
 
 const { pki } = forge;
 
@@ -41,24 +42,10 @@ function baseCert(publicKey: forge.pki.PublicKey): forge.pki.Certificate {
   return cert;
 }
 
+/** The cluster CA: the project's own CA generation (src/certs/generate.ts). */
 export function createCA(commonName = 'sidecar-injector-e2e-ca'): CertAuthority {
-  const keys = newKeyPair();
-  const cert = baseCert(keys.publicKey);
-  const subject = [{ name: 'commonName', value: commonName }];
-  cert.setSubject(subject);
-  cert.setIssuer(subject);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, digitalSignature: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(keys.privateKey, forge.md.sha256.create());
-  return {
-    cert,
-    key: keys.privateKey,
-    certPem: pki.certificateToPem(cert),
-    keyPem: pki.privateKeyToPem(keys.privateKey),
-  };
+  const { cert, key } = createCa(new Date(), 365, commonName);
+  return { cert, key, certPem: pki.certificateToPem(cert), keyPem: pki.privateKeyToPem(key) };
 }
 
 export function issueCert(ca: CertAuthority, opts: LeafOptions): CertKeyPem {
