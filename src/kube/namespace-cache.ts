@@ -1,28 +1,8 @@
-// The only module that talks to the Kubernetes API (with src/kube/*): a
-// namespace informer, so the admission path reads namespace labels and
+// A namespace informer, so the admission path reads namespace labels and
 // annotations from memory, never from the API.
-import { CoreV1Api, KubeConfig, makeInformer, type Informer, type ObjectCache, type V1Namespace } from '@kubernetes/client-node';
+import { CoreV1Api, makeInformer, type Informer, type ObjectCache, type V1Namespace } from '@kubernetes/client-node';
 import type { NamespaceMetadata } from '../inject/namespace.js';
-
-export interface KubeConnection {
-  config: KubeConfig;
-  /** Where the credentials came from, for the startup log. */
-  source: string;
-}
-
-/** `--kubeconfig PATH`, else the in-cluster service account, else none (local mode). */
-export function connectToKubernetes(kubeconfig: string, env: Readonly<Record<string, string | undefined>>): KubeConnection | undefined {
-  const config = new KubeConfig();
-  if (kubeconfig !== '') {
-    config.loadFromFile(kubeconfig);
-    return { config, source: kubeconfig };
-  }
-  if (env['KUBERNETES_SERVICE_HOST'] !== undefined) {
-    config.loadFromCluster();
-    return { config, source: 'in-cluster service account' };
-  }
-  return undefined;
-}
+import type { KubeConnection } from './connection.js';
 
 const RESTART_DELAY_MS = 2_000;
 

@@ -3,6 +3,7 @@ import { certificatesExist, writeCertificates } from '../certs/files.js';
 import { CertificateFileSource, type CertificateEvent } from '../certs/serving-certificate.js';
 import type { Config } from '../config/config.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
+import type { KubeConnection } from '../kube/connection.js';
 import type { NamespaceCache } from '../kube/namespace-cache.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
@@ -24,19 +25,19 @@ export interface Webhook {
 export class StartupError extends Error {}
 
 /**
- * The namespace cache, when the process has API access. The Kubernetes client
- * is loaded only then: it is large, and local use and the CLI do not need it.
+ * The API connection, when the process has one (`--kubeconfig`, or in-cluster).
+ * The Kubernetes client is loaded only then: it is large, and local use and
+ * the CLI do not need it.
  */
-async function watchNamespaces(
-  config: Readonly<Config>,
-  env: Readonly<Record<string, string | undefined>>,
-  logger: Logger,
-): Promise<NamespaceCache | undefined> {
+async function connect(config: Readonly<Config>, env: Readonly<Record<string, string | undefined>>): Promise<KubeConnection | undefined> {
   if (config.kubeconfig === '' && env['KUBERNETES_SERVICE_HOST'] === undefined) return undefined;
-  const kube = await import('../kube/namespace-cache.js');
-  const connection = kube.connectToKubernetes(config.kubeconfig, env);
-  if (connection === undefined) return undefined;
-  const cache = new kube.NamespaceCache(connection, (error) => logger.warn({ err: error }, 'namespace watch failed; retrying'));
+  const { connectToKubernetes } = await import('../kube/connection.js');
+  return connectToKubernetes(config.kubeconfig, env);
+}
+
+async function watchNamespaces(connection: KubeConnection, logger: Logger): Promise<NamespaceCache> {
+  const { NamespaceCache } = await import('../kube/namespace-cache.js');
+  const cache = new NamespaceCache(connection, (error) => logger.warn({ err: error }, 'namespace watch failed; retrying'));
   cache.start();
   logger.info({ source: connection.source }, 'watching namespaces');
   return cache;
@@ -94,7 +95,8 @@ export async function startWebhook(
   });
   await templates.reload();
 
-  const namespaces = await watchNamespaces(config, options.env ?? process.env, logger);
+  const connection = await connect(config, options.env ?? process.env);
+  const namespaces = connection === undefined ? undefined : await watchNamespaces(connection, logger);
 
   const deps: ServerDeps = {
     templates,
