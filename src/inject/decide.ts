@@ -10,6 +10,7 @@ import {
   type InjectionStatus,
 } from './annotations.js';
 import type { Pod } from './kube-types.js';
+import { authorizeTemplate, type Workload } from './authorize.js';
 import type { Problem } from './problems.js';
 import { podContext, renderTemplate, type RenderedTemplate } from './render.js';
 
@@ -55,6 +56,8 @@ export interface NamespaceInfo {
    * configuration's selectors" (local mode, no API access).
    */
   optedIn?: boolean;
+  /** The namespace's labels, when known: template namespace selectors read them. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 export type Decision =
@@ -217,6 +220,11 @@ export function decideInjection(
   const context = podContext(pod, facts.namespace);
   const rendered: RenderedTemplate[] = [];
   let alreadyInjected = 0;
+  const workload: Workload = {
+    namespace: facts.namespace,
+    namespaceLabels: ns.labels,
+    serviceAccount: pod.spec.serviceAccountName || 'default',
+  };
 
   for (const name of requested.names) {
     if (injectedBefore.has(name)) {
@@ -229,12 +237,9 @@ export function decideInjection(
       problems.push({ reason: 'unknown_template', template: name, message: `unknown template "${name}" (known: ${known})` });
       continue;
     }
-    if (template.allowedNamespaces !== undefined && !template.allowedNamespaces.has(facts.namespace)) {
-      problems.push({
-        reason: 'namespace_not_allowed',
-        template: name,
-        message: `template "${name}" is not allowed in namespace "${facts.namespace}"`,
-      });
+    const refusal = authorizeTemplate(template, workload);
+    if (refusal !== undefined) {
+      problems.push(refusal);
       continue;
     }
     const params = resolveParameters(template, annotations, problems);

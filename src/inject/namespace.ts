@@ -16,6 +16,7 @@ export function namespaceInfoFrom(namespace: NamespaceMetadata | undefined): Nam
   const request = parseInjectAnnotation(namespace.annotations[INJECT_ANNOTATION]);
   return {
     optedIn: namespace.labels[INJECTION_LABEL] === 'enabled',
+    labels: namespace.labels,
     defaultTemplates: request.kind === 'names' ? request.names : undefined,
   };
 }

@@ -4,6 +4,8 @@
 export type ProblemReason =
   | 'unknown_template'
   | 'namespace_not_allowed'
+  | 'service_account_not_allowed'
+  | 'privileged_not_allowed'
   | 'invalid_parameter'
   | 'parameter_not_overridable'
   | 'unknown_parameter'
@@ -27,6 +29,8 @@ export interface Problem {
 export const DENIABLE_REASONS: ReadonlySet<ProblemReason> = new Set<ProblemReason>([
   'unknown_template',
   'namespace_not_allowed',
+  'service_account_not_allowed',
+  'privileged_not_allowed',
   'invalid_parameter',
   'parameter_not_overridable',
   'unknown_parameter',

@@ -23,7 +23,7 @@ export class PlanCache {
   plan(facts: AdmissionFacts, templates: TemplateSet, ns: NamespaceInfo): InjectionOutcome {
     if (facts.pod === undefined || !isPodCreate(facts)) return planInjection(facts, templates, this.settings, ns);
     const view = podView(facts.pod);
-    const key = JSON.stringify([facts.namespace, ns.optedIn ?? null, ns.defaultTemplates ?? null, view]);
+    const key = JSON.stringify([facts.namespace, ns.optedIn ?? null, ns.defaultTemplates ?? null, ns.labels ?? null, view]);
     let entries = this.bySet.get(templates);
     if (entries === undefined) this.bySet.set(templates, (entries = new Map()));
     const cached = entries.get(key);

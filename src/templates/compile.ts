@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { compileValue, PlaceholderError, type Compiled } from './placeholders.js';
+import type { LabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate, Parameter, Position, SidecarMode } from './model.js';
+import { privilegeReasons } from './privilege.js';
 import { templateDocumentSchema } from './schema.js';
 
 /** One validation failure, naming the file, the template and the field. */
@@ -73,6 +75,8 @@ interface RawSpec {
   mode?: SidecarMode;
   position?: Position;
   allowedNamespaces?: string[];
+  allowedNamespaceSelector?: LabelSelector;
+  allowedServiceAccounts?: string[];
   parameters?: RawParameter[];
   containers?: Array<Record<string, unknown> & { name: string; volumeMounts?: Array<{ name: string }> }>;
   initContainers?: Array<Record<string, unknown> & { name: string; volumeMounts?: Array<{ name: string }> }>;
@@ -196,6 +200,12 @@ export function compileTemplate(document: unknown, source: string): CompileResul
       if (item.name.includes('{{')) fail(`${at}[${i}].name`, 'names cannot contain placeholders');
     });
   }
+  (spec.allowedNamespaceSelector?.matchExpressions ?? []).forEach((r, i) => {
+    const needsValues = r.operator === 'In' || r.operator === 'NotIn';
+    const count = r.values?.length ?? 0;
+    if (needsValues && count === 0) fail(`spec.allowedNamespaceSelector.matchExpressions[${i}].values`, `must not be empty for ${r.operator}`);
+    if (!needsValues && count > 0) fail(`spec.allowedNamespaceSelector.matchExpressions[${i}].values`, `must be empty for ${r.operator}`);
+  });
   if (problems.length > 0) return { ok: false, problems };
 
   return {
@@ -207,7 +217,12 @@ export function compileTemplate(document: unknown, source: string): CompileResul
       description: spec.description ?? '',
       mode,
       position: spec.position ?? 'after',
-      allowedNamespaces: spec.allowedNamespaces === undefined ? undefined : new Set(spec.allowedNamespaces),
+      access: {
+        namespaces: spec.allowedNamespaces === undefined ? undefined : new Set(spec.allowedNamespaces),
+        namespaceSelector: spec.allowedNamespaceSelector,
+        serviceAccounts: spec.allowedServiceAccounts === undefined ? undefined : new Set(spec.allowedServiceAccounts),
+      },
+      privileged: privilegeReasons(containers, initContainers, volumes),
       parameters,
       ...compiled,
       containerNames: containers.map((c) => c.name),

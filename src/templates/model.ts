@@ -1,3 +1,4 @@
+import type { LabelSelector } from '../util/label-selector.js';
 import type { Compiled } from './placeholders.js';
 
 export const TEMPLATE_API_VERSION = 'sidecar.example/v1alpha1';
@@ -17,6 +18,15 @@ export interface Parameter {
   type: 'string' | 'integer';
 }
 
+export interface TemplateAccess {
+  /** `spec.allowedNamespaces`; undefined = not restricted by name. */
+  namespaces: ReadonlySet<string> | undefined;
+  /** `spec.allowedNamespaceSelector`, ORed with the names. */
+  namespaceSelector: LabelSelector | undefined;
+  /** `spec.allowedServiceAccounts`: `name` (in any allowed namespace) or `namespace/name`. */
+  serviceAccounts: ReadonlySet<string> | undefined;
+}
+
 /**
  * A template after validation and placeholder compilation: everything a
  * per-admission render needs, with no YAML and no re-validation left to do.
@@ -29,8 +39,13 @@ export interface CompiledTemplate {
   description: string;
   mode: SidecarMode;
   position: Position;
-  /** Namespace names allowed to use it; undefined means every namespace. */
-  allowedNamespaces: ReadonlySet<string> | undefined;
+  /** Who may use it; decided by inject/authorize.ts on the pod's namespace and service account. */
+  access: TemplateAccess;
+  /**
+   * Why it is privileged (`hostPath volume "x"`, `container "y" is privileged`…);
+   * empty when it is not. A privileged template needs an explicit namespace allow-list.
+   */
+  privileged: readonly string[];
   parameters: ReadonlyMap<string, Parameter>;
   containers: readonly Compiled[];
   /** `containers` with restartPolicy Always, for mode native (empty otherwise). */

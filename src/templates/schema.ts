@@ -25,6 +25,30 @@ const containerSchema = {
   },
 };
 
+// `name` (in any allowed namespace) or `namespace/name`; names are DNS-1123 subdomains.
+const SERVICE_ACCOUNT = '^([a-z0-9]([-a-z0-9]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9.]*[a-z0-9])?$';
+
+const labelSelectorSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
+    matchExpressions: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['key', 'operator'],
+        additionalProperties: false,
+        properties: {
+          key: { type: 'string', minLength: 1 },
+          operator: { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] },
+          values: { type: 'array', items: { type: 'string' } },
+        },
+      },
+    },
+  },
+};
+
 export const templateDocumentSchema = {
   type: 'object',
   required: ['apiVersion', 'kind', 'metadata', 'spec'],
@@ -49,6 +73,8 @@ export const templateDocumentSchema = {
         mode: { enum: ['native', 'regular'] },
         position: { enum: ['before', 'after'] },
         allowedNamespaces: { type: 'array', items: { type: 'string', pattern: DNS1123_LABEL } },
+        allowedNamespaceSelector: labelSelectorSchema,
+        allowedServiceAccounts: { type: 'array', items: { type: 'string', pattern: SERVICE_ACCOUNT } },
         parameters: {
           type: 'array',
           items: {

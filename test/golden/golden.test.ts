@@ -29,6 +29,8 @@ interface CaseFile {
   dryRun?: boolean;
   settings?: Partial<InjectionSettings>;
   namespaceDefaults?: string[];
+  /** The namespace's labels as the namespace cache would know them. */
+  namespaceLabels?: Record<string, string>;
 }
 
 const cases = readdirSync(GOLDEN, { withFileTypes: true })
@@ -54,7 +56,11 @@ function review(pod: Pod, spec: CaseFile, templates: TemplateSet, uid: string): 
     object: pod,
   };
   const settings: InjectionSettings = { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true, ...spec.settings };
-  return reviewAdmission(request, pod, { templates, settings, namespace: { defaultTemplates: spec.namespaceDefaults } }).response;
+  return reviewAdmission(request, pod, { templates, settings, namespace: {
+      defaultTemplates: spec.namespaceDefaults,
+      ...(spec.namespaceLabels === undefined ? {} : { labels: spec.namespaceLabels }),
+    },
+  }).response;
 }
 
 function applyResponse(pod: Pod, response: AdmissionResponse): Pod {

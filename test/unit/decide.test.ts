@@ -113,7 +113,12 @@ describe('namespaceInfoFrom', () => {
     expect(namespaceInfoFrom({ labels: { 'sidecar.example/injection': 'enabled' }, annotations: { 'sidecar.example/inject': 'a, b' } })).toEqual({
       optedIn: true,
       defaultTemplates: ['a', 'b'],
+      labels: { 'sidecar.example/injection': 'enabled' },
     });
-    expect(namespaceInfoFrom({ labels: { 'sidecar.example/injection': 'disabled' }, annotations: {} })).toEqual({ optedIn: false, defaultTemplates: undefined });
+    expect(namespaceInfoFrom({ labels: { 'sidecar.example/injection': 'disabled' }, annotations: {} })).toEqual({
+      optedIn: false,
+      defaultTemplates: undefined,
+      labels: { 'sidecar.example/injection': 'disabled' },
+    });
   });
 });

@@ -58,7 +58,11 @@ describe('PlanCache', () => {
     cache.plan(facts(renamed), templates, ns);
     const { ...copy } = templates;
     cache.plan(facts(controllerPod('a')), copy, ns);
-    expect(lookups).toEqual([false, false, false, false, false, false]);
+    cache.plan(facts(controllerPod('a')), templates, { defaultTemplates: undefined, labels: { team: 'a' } });
+    const otherAccount = controllerPod('a');
+    otherAccount.spec.serviceAccountName = 'collector';
+    cache.plan(facts(otherAccount), templates, ns);
+    expect(lookups).toEqual([false, false, false, false, false, false, false, false]);
   });
 
   it('forgets the least recently used plan beyond its capacity', () => {

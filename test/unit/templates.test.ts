@@ -41,7 +41,7 @@ describe('template validation names the file, the template and the field', () =>
     const result = compileTemplate(templateDocument('t'), 'file.yaml');
     expect(result.ok).toBe(true);
     if (result.ok) {
-      expect(result.template).toMatchObject({ mode: 'regular', position: 'after', allowedNamespaces: undefined });
+      expect(result.template).toMatchObject({ mode: 'regular', position: 'after', access: { namespaces: undefined, namespaceSelector: undefined, serviceAccounts: undefined }, privileged: [] });
       expect(result.template.version).toMatch(/^[0-9a-f]{12}$/);
     }
   });
