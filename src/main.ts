@@ -11,6 +11,7 @@ type Command = (argv: readonly string[], io: CliIo) => Promise<number>;
 const COMMANDS: Record<string, () => Promise<Command>> = {
   serve: async () => (await import('./cli/serve.js')).runServe,
   inject: async () => (await import('./cli/inject.js')).runInject,
+  explain: async () => (await import('./cli/explain.js')).runExplain,
   certs: async () => (await import('./cli/certs.js')).runCerts,
   validate: async () => (await import('./cli/validate.js')).runValidate,
 };
@@ -20,6 +21,7 @@ const HELP = `Usage: sidecar-injector <command> [options]
 Commands:
   serve                 run the admission webhook (HTTPS)
   inject -f FILE|-      print manifests with the sidecars injected, as the webhook would
+  explain -f FILE|-     say per pod template what would be injected, and why not
   certs                 generate a CA and a serving certificate
   validate DIR          check template files
   version               print the version

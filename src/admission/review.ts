@@ -1,6 +1,9 @@
 import type { AdmissionFacts, InjectionSettings, NamespaceInfo } from '../inject/decide.js';
 import { planInjection, type InjectionOutcome } from '../inject/plan.js';
+import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import type { Pod } from '../inject/kube-types.js';
+import { problemToWarning, type Problem } from '../inject/problems.js';
+import { misplacedInjectAnnotation } from '../workloads/pod-templates.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
@@ -22,6 +25,20 @@ function base64Of(outcome: InjectionOutcome & { result: 'injected' }): string {
 }
 
 /**
+ * Workloads (Deployments, Jobs…) are never mutated; they are sent only to warn
+ * about an inject annotation on their own metadata (see the chart's
+ * workload.sidecar.example webhook), which kubectl prints to the user.
+ */
+function workloadOutcome(request: AdmissionRequest): InjectionOutcome | undefined {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined;
+  if ((request.subResource ?? '') !== '' || request.resource.resource === 'pods') return undefined;
+  const message = misplacedInjectAnnotation(request.object, INJECT_ANNOTATION);
+  if (message === undefined) return undefined;
+  const problem: Problem = { reason: 'annotation_on_workload', template: undefined, message };
+  return { result: 'skipped', reason: 'annotation_on_workload', problems: [problem], warnings: [problemToWarning(problem)] };
+}
+
+/**
  * The AdmissionResponse for a decoded request. Pure. A dry-run request gets
  * exactly the same answer: the injector has no side effects to suppress.
  */
@@ -31,7 +48,7 @@ export function reviewAdmission(
   context: ReviewContext,
 ): { response: AdmissionResponse; outcome: InjectionOutcome } {
   const plan = context.plan ?? planInjection;
-  const outcome = plan(
+  const outcome = workloadOutcome(request) ?? plan(
     {
       operation: request.operation,
       resource: request.resource,

@@ -21,7 +21,9 @@ export type SkipReason =
   | 'not_requested'
   | 'no_default_templates'
   | 'already_injected'
-  | 'nothing_injectable';
+  | 'nothing_injectable'
+  /** A workload (not a pod) whose own metadata carries the inject annotation: warned about. */
+  | 'annotation_on_workload';
 
 export interface GroupVersionResource {
   group: string;

@@ -13,7 +13,8 @@ export type ProblemReason =
   | 'mount_path_conflict'
   | 'env_already_set'
   | 'invalid_status'
-  | 'no_default_templates';
+  | 'no_default_templates'
+  | 'annotation_on_workload';
 
 export interface Problem {
   reason: ProblemReason;

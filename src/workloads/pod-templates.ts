@@ -87,3 +87,35 @@ export function findPodSites(document: unknown, defaultNamespace: string | undef
   visit(document);
   return { sites, skipped };
 }
+
+/** The pod template's path of each workload kind, e.g. `spec.template.metadata.annotations`. */
+function podTemplateAnnotationsPath(kind: string): string | undefined {
+  const path = POD_TEMPLATE_PATH[kind];
+  return path === undefined ? undefined : [...path, 'metadata', 'annotations'].join('.');
+}
+
+function podTemplateAnnotations(object: JsonObject, kind: string): Record<string, unknown> | undefined {
+  let value: unknown = object;
+  for (const key of POD_TEMPLATE_PATH[kind] ?? []) value = isObject(value) ? value[key] : undefined;
+  const meta = isObject(value) ? value['metadata'] : undefined;
+  const annotations = isObject(meta) ? meta['annotations'] : undefined;
+  return isObject(annotations) ? annotations : undefined;
+}
+
+/**
+ * A common mistake: `sidecar.example/inject` on a workload's own metadata,
+ * where nothing reads it, and not on its pod template, which its pods copy.
+ * Returns the message for the user, or undefined when the annotation is placed right.
+ */
+export function misplacedInjectAnnotation(object: unknown, annotation: string): string | undefined {
+  if (!isObject(object)) return undefined;
+  const kind = String(object['kind'] ?? '');
+  const where = podTemplateAnnotationsPath(kind);
+  if (where === undefined) return undefined;
+  const meta = isObject(object['metadata']) ? object['metadata'] : {};
+  const own = isObject(meta['annotations']) ? meta['annotations'][annotation] : undefined;
+  if (typeof own !== 'string' || own.trim() === '') return undefined;
+  if (podTemplateAnnotations(object, kind)?.[annotation] !== undefined) return undefined;
+  const name = String(meta['name'] ?? meta['generateName'] ?? '');
+  return `${annotation} on ${kind} "${name}" has no effect; move it to ${where} so its pods are injected`;
+}

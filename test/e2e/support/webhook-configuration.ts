@@ -10,6 +10,10 @@
 // matchConditions keep pods that did not ask out of the webhook's path: with
 // failurePolicy Fail and the webhook down, only pods that asked are refused.
 // (matchConditions cannot read namespace labels, hence the two webhooks.)
+//
+//  - workload.sidecar.example: workloads whose own metadata carries the
+//    annotation but whose pod template does not (a common mistake); never
+//    mutated, only warned about, with failurePolicy Ignore.
 
 export const INJECT = 'sidecar.example/inject';
 export const INJECTION_LABEL = 'sidecar.example/injection';
@@ -32,11 +36,14 @@ export interface WebhookOptions {
 const annotations = 'object.metadata.?annotations';
 const asked = `${annotations}[?'${INJECT}'].orValue('') != ''`;
 const optedOut = `${annotations}[?'${INJECT}'].orValue('') == 'false'`;
+const podTemplate = "(object.kind == 'CronJob' ? object.spec.?jobTemplate.?spec.?template : object.spec.?template)";
+const inPodTemplate = `${podTemplate}.?metadata.?annotations[?'${INJECT}'].orValue('') != ''`;
 
 export function webhookConfiguration(options: WebhookOptions): Record<string, unknown> {
   const excluded = [...ALWAYS_EXCLUDED, ...(options.ownNamespace ? [options.ownNamespace] : [])];
+  const clientConfig = { url: options.url, caBundle: Buffer.from(options.caBundlePem).toString('base64') };
   const common = {
-    clientConfig: { url: options.url, caBundle: Buffer.from(options.caBundlePem).toString('base64') },
+    clientConfig,
     rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
     sideEffects: 'None',
     admissionReviewVersions: ['v1'],
@@ -62,6 +69,22 @@ export function webhookConfiguration(options: WebhookOptions): Record<string, un
         ...common,
         namespaceSelector: { matchExpressions: [notExcluded, { key: INJECTION_LABEL, operator: 'NotIn', values: ['enabled'] }] },
         matchConditions: [{ name: 'asked-for-injection', expression: `${asked} && !(${optedOut})` }],
+      },
+      {
+        name: 'workload.sidecar.example',
+        clientConfig,
+        rules: [
+          { apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['deployments', 'statefulsets', 'daemonsets', 'replicasets'], scope: 'Namespaced' },
+          { apiGroups: ['batch'], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['jobs', 'cronjobs'], scope: 'Namespaced' },
+        ],
+        sideEffects: 'None',
+        admissionReviewVersions: ['v1'],
+        failurePolicy: 'Ignore',
+        reinvocationPolicy: 'Never',
+        timeoutSeconds: 5,
+        matchPolicy: 'Equivalent',
+        namespaceSelector: { matchExpressions: [notExcluded] },
+        matchConditions: [{ name: 'annotation-on-workload-not-pod-template', expression: `${asked} && !(${inPodTemplate})` }],
       },
     ],
   };

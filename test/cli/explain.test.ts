@@ -1,0 +1,109 @@
+// `sidecar-injector explain` (and `inject --explain`): per pod template, what
+// would be injected and why not, in words a user can act on.
+import { beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { assertBuilt, runCli, type CliResult } from '../support/cli.js';
+import { TEMPLATES_DIR } from '../support/paths.js';
+
+jest.setTimeout(30_000);
+
+beforeAll(() => {
+  assertBuilt();
+});
+
+const deployment = (own: Record<string, string>, podTemplate: Record<string, string>) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'shop', annotations: own },
+  spec: {
+    selector: { matchLabels: { app: 'web' } },
+    template: { metadata: { labels: { app: 'web' }, annotations: podTemplate }, spec: { containers: [{ name: 'app', image: 'x', env: [{ name: 'HTTP_PROXY', value: 'mine' }] }] } },
+  },
+});
+
+function explain(args: string[], input: unknown[]): Promise<CliResult> {
+  return runCli(['explain', '--templates-dir', TEMPLATES_DIR, '-f', '-', ...args], { input: input.map((o) => stringify(o)).join('---\n') });
+}
+
+describe('explain -f', () => {
+  it('names each injected template with what it adds, and each refused one with the reason', async () => {
+    const result = await explain([], [deployment({}, { 'sidecar.example/inject': 'log-collector,egress-logger,log-colector', 'sidecar.example/log-collector.logPath': '/logs' })]);
+    expect(result.code).toBe(0);
+    const lines = result.stdout.trim().split('\n');
+    expect(lines[0]).toBe('Deployment/web (namespace shop): injected: log-collector, egress-logger');
+    expect(lines).toContain(
+      '  log-collector: injected (version 1.0.0): containers log-collector; volumes shared-logs; mounts into the app containers: shared-logs at /logs; parameters logPath=/logs',
+    );
+    expect(lines.find((l) => l.startsWith('  egress-logger: injected'))).toContain('native sidecars');
+    expect(lines).toContain('  log-colector: not injected: unknown template "log-colector" (known: egress-logger, http-prober, log-collector)');
+    expect(lines).toContain('  note: container "app" already sets HTTP_PROXY; kept its value (template "egress-logger")');
+  });
+
+  it('warns when the annotation is on the Deployment instead of its pod template', async () => {
+    const result = await explain([], [deployment({ 'sidecar.example/inject': 'log-collector' }, {})]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('Deployment/web (namespace shop): not injected: the pod has no sidecar.example/inject annotation');
+    expect(result.stdout).toContain(
+      '  warning: sidecar.example/inject on Deployment "web" has no effect; move it to spec.template.metadata.annotations so its pods are injected',
+    );
+  });
+
+  it('uses the namespace labels given: opt-in defaults and template namespace selectors', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'explain-'));
+    try {
+      writeFileSync(
+        join(dir, 'audit.yaml'),
+        stringify({
+          apiVersion: 'sidecar.example/v1alpha1',
+          kind: 'SidecarTemplate',
+          metadata: { name: 'audit' },
+          spec: { allowedNamespaceSelector: { matchLabels: { team: 'payments' } }, containers: [{ name: 'audit', image: 'x' }] },
+        }),
+      );
+      const unannotated = deployment({}, {});
+      const run = (labels: string) =>
+        runCli(['explain', '--templates-dir', dir, '-f', '-', '--namespace-labels', labels, '--namespace-templates', 'audit'], {
+          input: stringify(unannotated),
+        });
+      const outside = await run('sidecar.example/injection=enabled');
+      expect(outside.stdout).toContain('not injected: no requested template can be injected');
+      expect(outside.stdout).toContain(
+        '  audit: not injected: template "audit" is not allowed in namespace "shop"; allowed: namespaces labelled team=payments',
+      );
+      const inside = await run('sidecar.example/injection=enabled,team=payments');
+      expect(inside.stdout).toContain('Deployment/web (namespace shop): injected: audit');
+      const notOptedIn = await run('team=payments');
+      expect(notOptedIn.stdout).toContain('not injected: the pod has no sidecar.example/inject annotation');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('exits 1 and says "refused" when --on-problem=deny would refuse the pod; inject --explain is the same command', async () => {
+    const input = [deployment({}, { 'sidecar.example/inject': 'log-colector' })];
+    const result = await explain(['--on-problem', 'deny'], input);
+    expect(result.code).toBe(1);
+    expect(result.stdout).toContain('Deployment/web (namespace shop): refused: the apiserver would reject the pod (--on-problem=deny)');
+    const viaInject = await runCli(['inject', '--explain', '--templates-dir', TEMPLATES_DIR, '-f', '-', '--on-problem', 'deny'], {
+      input: stringify(input[0]),
+    });
+    expect(viaInject).toMatchObject({ code: 1, stdout: result.stdout });
+  });
+
+  it('a bad --namespace-labels value is a one-line error', async () => {
+    const result = await explain(['--namespace-labels', 'novalue'], [deployment({}, {})]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('--namespace-labels: "novalue" is not KEY=VALUE');
+  });
+});
+
+describe('inject -f', () => {
+  it('warns on stderr when the annotation is on the Deployment instead of its pod template', async () => {
+    const result = await runCli(['inject', '--templates-dir', TEMPLATES_DIR, '-f', '-'], { input: stringify(deployment({ 'sidecar.example/inject': 'log-collector' }, {})) });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('Warning: sidecar.example/inject on Deployment "web" has no effect');
+  });
+});
