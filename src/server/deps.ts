@@ -1,4 +1,6 @@
 import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
+import type { Pod } from '../inject/kube-types.js';
+import type { InjectionOutcome } from '../inject/plan.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TemplateSet } from '../templates/model.js';
@@ -15,5 +17,7 @@ export interface ServerDeps {
   metrics: Metrics;
   logger: Logger;
   maxBodyBytes: number;
+  /** Called after each answered pod admission (not dry-run), off the response's critical path: Events. */
+  onOutcome?: (namespace: string, pod: Pod | undefined, outcome: InjectionOutcome) => void;
   now: () => Date;
 }

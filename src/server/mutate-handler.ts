@@ -65,6 +65,8 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
     sendJson(res, 200, encodeReview(response));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     record(outcome, seconds);
+    // Dry runs must have no side effects (sideEffects: None).
+    if (request.dryRun !== true) deps.onOutcome?.(namespace, pod, outcome);
     logger.info(
       {
         uid: request.uid,

@@ -1,0 +1,82 @@
+// What the webhook tells users outside the admission response: Events on the
+// workloads whose pods it refused or skipped, and the reconciler of missed
+// injections. Both need API access; both stay off the admission path.
+import type { Config } from '../config/config.js';
+import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
+import { missedTemplates } from '../inject/missed.js';
+import { injectionEvent } from '../inject/workload-event.js';
+import type { KubeConnection } from '../kube/connection.js';
+import type { EventRecorder } from '../kube/event-recorder.js';
+import type { MissedInjections } from '../kube/missed-injections.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { TemplateSet } from '../templates/model.js';
+import type { ServerDeps } from './deps.js';
+
+export interface WorkloadFeedback {
+  onOutcome: ServerDeps['onOutcome'];
+  stop(): Promise<void>;
+}
+
+export async function startWorkloadFeedback(
+  config: Readonly<Config>,
+  connection: KubeConnection,
+  context: {
+    logger: Logger;
+    metrics: Metrics;
+    templates: { current(): TemplateSet };
+    settings: InjectionSettings;
+    namespaceInfo: (namespace: string) => NamespaceInfo;
+  },
+): Promise<WorkloadFeedback> {
+  const { logger, metrics } = context;
+  let events: EventRecorder | undefined;
+  if (config.events) {
+    const { EventRecorder } = await import('../kube/event-recorder.js');
+    events = new EventRecorder(connection, {
+      intervalMs: config.eventIntervalSeconds * 1000,
+      now: () => new Date(),
+      onResult: (result, event, error) => {
+        metrics.events.inc({ reason: event.reason, result });
+        if (result === 'error' || result === 'dropped') {
+          logger.warn({ err: error, result, reason: event.reason, object: `${event.namespace}/${event.involved.name}` }, 'event not written');
+        }
+      },
+    });
+  }
+  let reconciler: MissedInjections | undefined;
+  if (config.reconcileMissed !== 'off') {
+    const { MissedInjections } = await import('../kube/missed-injections.js');
+    reconciler = new MissedInjections(connection, {
+      mode: config.reconcileMissed,
+      excludedNamespaces: new Set([...config.reconcileExcludeNamespaces, ...(config.namespace === '' ? [] : [config.namespace])]),
+      judge: (pod, namespace) => missedTemplates(pod, namespace, context.templates.current(), context.settings, context.namespaceInfo(namespace)),
+      events,
+      onMissedCount: (count) => metrics.missedInjections.set(count),
+      onDeletion: (result, pod, error) => {
+        metrics.missedInjectionDeletions.inc({ result });
+        if (result === 'deleted') logger.info({ pod }, 'deleted a pod that missed its injection; its controller recreates it');
+        else logger.warn({ pod, err: error }, 'could not delete a pod that missed its injection');
+      },
+      onError: (error) => logger.warn({ err: error }, 'pod watch of the missed-injection reconciler failed; retrying'),
+    });
+    reconciler.start();
+    logger.info({ mode: config.reconcileMissed }, 'watching pods for missed injections');
+  }
+  const recorder = events;
+  return {
+    onOutcome:
+      recorder === undefined
+        ? undefined
+        : (namespace, pod, outcome) => {
+            const event = injectionEvent(pod, namespace, outcome);
+            if (event !== undefined) {
+              recorder.record({ namespace, involved: event.owner, resolveOwner: true, reason: event.reason, message: event.message });
+            }
+          },
+    stop: async () => {
+      await reconciler?.stop();
+      await recorder?.flush();
+    },
+  };
+}
