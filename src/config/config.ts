@@ -10,6 +10,14 @@ export interface Config {
   keyFile: string;
   createCerts: boolean;
   certHosts: string[];
+  certMode: 'files' | 'self-managed';
+  namespace: string;
+  certSecret: string;
+  webhookConfiguration: string;
+  certValiditySeconds: number;
+  caValiditySeconds: number;
+  caOverlapSeconds: number;
+  certCheckIntervalSeconds: number;
   templatesDir: string;
   onProblem: 'warn' | 'deny';
   defaultTemplates: string[];
@@ -20,6 +28,11 @@ export interface Config {
   reloadPollSeconds: number;
   printExamples: boolean;
   kubeconfig: string;
+  clusterTemplates: boolean;
+  events: boolean;
+  eventIntervalSeconds: number;
+  reconcileMissed: 'off' | 'report' | 'delete';
+  reconcileExcludeNamespaces: string[];
 }
 
 type Kind = 'string' | 'integer' | 'boolean' | 'list';
@@ -44,12 +57,25 @@ export const OPTIONS: readonly Option[] = [
   { key: 'certFile', flag: 'cert-file', kind: 'string', default: '', help: 'serving certificate (default <cert-dir>/tls.crt)' },
   { key: 'keyFile', flag: 'key-file', kind: 'string', default: '', help: 'serving key (default <cert-dir>/tls.key)' },
   { key: 'createCerts', flag: 'create-certs', kind: 'boolean', default: 'false', help: 'generate a CA and serving certificate into <cert-dir> when none is there (local use)' },
-  { key: 'certHosts', flag: 'cert-hosts', kind: 'list', default: 'localhost,127.0.0.1', help: 'SANs for --create-certs' },
+  { key: 'certHosts', flag: 'cert-hosts', kind: 'list', default: 'localhost,127.0.0.1', help: 'SANs of a generated serving certificate (--create-certs, --cert-mode=self-managed: the Service DNS names)' },
+  { key: 'certMode', flag: 'cert-mode', kind: 'string', default: 'files', allowed: ['files', 'self-managed'], help: 'files: serve --cert-file/--key-file (cert-manager, provided, local); self-managed: own CA and certificate in a Secret, CA written into the webhook configuration, rotated' },
+  { key: 'namespace', flag: 'namespace', kind: 'string', default: '', help: "the webhook's own namespace, where the self-managed Secret lives (required with --cert-mode=self-managed)" },
+  { key: 'certSecret', flag: 'cert-secret', kind: 'string', default: 'sidecar-injector-certs', help: 'name of the Secret of the self-managed certificates' },
+  { key: 'webhookConfiguration', flag: 'webhook-configuration', kind: 'string', default: 'sidecar-injector', help: 'MutatingWebhookConfiguration whose caBundle the self-managed mode keeps current' },
+  { key: 'certValiditySeconds', flag: 'cert-validity', kind: 'integer', default: String(90 * 86400), min: 10, max: 10 * 365 * 86400, help: 'lifetime of a self-managed serving certificate in seconds; renewed when a third is left' },
+  { key: 'caValiditySeconds', flag: 'ca-validity', kind: 'integer', default: String(3650 * 86400), min: 20, max: 100 * 365 * 86400, help: 'lifetime of a self-managed CA in seconds; rolled over when a third is left' },
+  { key: 'caOverlapSeconds', flag: 'ca-overlap', kind: 'integer', default: '3600', min: 1, max: 365 * 86400, help: 'seconds a new CA is in caBundle before it signs the serving certificate' },
+  { key: 'certCheckIntervalSeconds', flag: 'cert-check-interval', kind: 'integer', default: '10', min: 1, max: 3600, help: 'seconds between checks of the self-managed Secret (renewals, other replicas\' changes, caBundle)' },
   { key: 'templatesDir', flag: 'templates-dir', kind: 'string', default: 'templates', help: 'directory of SidecarTemplate YAML files, watched for changes' },
   { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', default: '', help: 'kubeconfig for reading namespaces (default: the in-cluster service account when running in a pod, else no API access)' },
+  { key: 'clusterTemplates', flag: 'cluster-templates', kind: 'boolean', default: 'true', help: 'also serve SidecarTemplate resources of the cluster (when the process has API access; readiness waits for their first list)' },
   { key: 'onProblem', flag: 'on-problem', kind: 'string', default: 'warn', allowed: ['warn', 'deny'], help: 'unknown/disallowed templates, bad overrides, name conflicts: warn and skip, or deny the pod' },
   { key: 'defaultTemplates', flag: 'default-templates', kind: 'list', default: '', help: 'templates for inject=true and opted-in namespaces without their own list' },
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: 'boolean', default: 'true', help: 'inject native-mode templates as initContainers with restartPolicy Always (Kubernetes >= 1.29); false = as regular containers' },
+  { key: 'events', flag: 'events', kind: 'boolean', default: 'true', help: "with API access: an Event on the pod's workload (Deployment, Job…) when its pods are refused or skipped because of a problem" },
+  { key: 'eventIntervalSeconds', flag: 'event-interval', kind: 'integer', default: '300', min: 1, max: 86400, help: 'at most one such Event per workload and reason in this many seconds' },
+  { key: 'reconcileMissed', flag: 'reconcile-missed', kind: 'string', default: 'off', allowed: ['off', 'report', 'delete'], help: 'watch pods that asked for injection but lack it (created while the webhook was unreachable): report (metric, Event) or also delete those with a controller so they are recreated injected' },
+  { key: 'reconcileExcludeNamespaces', flag: 'reconcile-exclude-namespaces', kind: 'list', default: 'kube-system,kube-public,kube-node-lease', help: 'namespaces the reconciler ignores (the webhook configuration never sends them; --namespace is added)' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', kind: 'integer', default: String(6 * 1024 * 1024), min: 1024, max: 64 * 1024 * 1024, help: 'largest AdmissionReview accepted' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', allowed: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { key: 'shutdownTimeoutSeconds', flag: 'shutdown-timeout', kind: 'integer', default: '25', min: 0, max: 300, help: 'seconds to let in-flight requests finish on SIGTERM' },

@@ -10,9 +10,16 @@ export interface Metrics {
   badRequests: Counter<'code'>;
   templateReloads: Counter<'result'>;
   templatesLoaded: Gauge;
+  clusterTemplateUpdates: Counter<'result'>;
+  templateStatusWrites: Counter<'result'>;
   certificateNotAfter: Gauge;
   certificateReloads: Counter<'result'>;
+  caNotAfter: Gauge;
+  certificateRotations: Counter<'action'>;
   planCache: Counter<'result'>;
+  events: Counter<'reason' | 'result'>;
+  missedInjections: Gauge;
+  missedInjectionDeletions: Counter<'result'>;
 }
 
 export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }): Metrics {
@@ -63,9 +70,38 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       help: 'Templates in the set in force.',
       registers,
     }),
+    clusterTemplateUpdates: new Counter({
+      name: 'sidecar_injector_cluster_template_updates_total',
+      help: 'SidecarTemplate resource changes taken in, by result (valid, invalid: its last valid version stays; deleted).',
+      labelNames: ['result'],
+      registers,
+    }),
+    templateStatusWrites: new Counter({
+      name: 'sidecar_injector_template_status_writes_total',
+      help: 'SidecarTemplate status writes, by result (success, conflict: another replica wrote first, failure: retried).',
+      labelNames: ['result'],
+      registers,
+    }),
     certificateNotAfter: new Gauge({
       name: 'sidecar_injector_certificate_expiry_timestamp_seconds',
       help: 'notAfter of the serving certificate in force, as a Unix timestamp.',
+      registers,
+    }),
+    events: new Counter({
+      name: 'sidecar_injector_events_total',
+      help: 'Kubernetes Events about injection problems, by event reason and result (created, rate_limited, dropped, error).',
+      labelNames: ['reason', 'result'],
+      registers,
+    }),
+    missedInjections: new Gauge({
+      name: 'sidecar_injector_missed_injections',
+      help: 'Pods that ask for injection but were stored without it (created while the webhook was unreachable), as the reconciler sees them now.',
+      registers,
+    }),
+    missedInjectionDeletions: new Counter({
+      name: 'sidecar_injector_missed_injection_deletions_total',
+      help: 'Pods deleted by the reconciler (--reconcile-missed=delete) so their controller recreates them injected, by result.',
+      labelNames: ['result'],
       registers,
     }),
     planCache: new Counter({
@@ -78,6 +114,17 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       name: 'sidecar_injector_certificate_reloads_total',
       help: 'Serving certificate (re)loads, by result.',
       labelNames: ['result'],
+      registers,
+    }),
+    caNotAfter: new Gauge({
+      name: 'sidecar_injector_ca_expiry_timestamp_seconds',
+      help: 'notAfter of the CA that signed the serving certificate in force (self-managed mode), as a Unix timestamp.',
+      registers,
+    }),
+    certificateRotations: new Counter({
+      name: 'sidecar_injector_certificate_rotations_total',
+      help: 'Changes this process wrote to the self-managed certificate Secret, by action (create, renew_leaf, start_ca_rollover, finish_ca_rollover, drop_expired_cas).',
+      labelNames: ['action'],
       registers,
     }),
   };

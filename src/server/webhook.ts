@@ -1,16 +1,20 @@
 import type { DestinationStream } from 'pino';
-import { certificatesExist, writeCertificates } from '../certs/files.js';
-import { CertificateFileSource, type CertificateEvent } from '../certs/serving-certificate.js';
 import type { Config } from '../config/config.js';
+import type { NamespaceInfo } from '../inject/decide.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { NamespaceCache } from '../kube/namespace-cache.js';
+import type { TemplateInformer } from '../kube/template-informer.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { MergedTemplates } from '../templates/merged-templates.js';
 import { TemplateStore, type ReloadEvent } from '../templates/store.js';
 import { createApp } from './app.js';
+import { startCertificates } from './certificate-source.js';
 import type { ServerDeps } from './deps.js';
 import { startHttpsServer, startPlainServer, type RunningServer } from './https-server.js';
+import { StartupError } from './startup-error.js';
+import { startWorkloadFeedback } from './workload-feedback.js';
 
 export interface Webhook {
   port: number;
@@ -22,7 +26,7 @@ export interface Webhook {
   stop(): Promise<void>;
 }
 
-export class StartupError extends Error {}
+export { StartupError };
 
 /**
  * The API connection, when the process has one (`--kubeconfig`, or in-cluster).
@@ -43,6 +47,14 @@ async function watchNamespaces(connection: KubeConnection, logger: Logger): Prom
   return cache;
 }
 
+async function watchClusterTemplates(connection: KubeConnection, merged: MergedTemplates, logger: Logger, metrics: Metrics): Promise<TemplateInformer> {
+  const { TemplateInformer } = await import('../kube/template-informer.js');
+  const informer = new TemplateInformer(connection, merged, logger, metrics);
+  informer.start();
+  logger.info({ source: connection.source }, 'watching SidecarTemplate resources');
+  return informer;
+}
+
 /** Composition of the `serve` process: certificates, templates, servers, reloads. */
 export async function startWebhook(
   config: Readonly<Config>,
@@ -56,27 +68,10 @@ export async function startWebhook(
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
   const pollMs = config.reloadPollSeconds * 1000;
 
-  if (config.createCerts && !(await certificatesExist(config.certDir))) {
-    const { generateCertificates } = await import('../certs/generate.js');
-    await writeCertificates(config.certDir, generateCertificates({ hosts: config.certHosts, validityDays: 365, caValidityDays: 3650 }));
-    logger.info({ certDir: config.certDir, hosts: config.certHosts }, 'generated a local CA and serving certificate');
-  }
-
+  // Self-managed certificates live in the API, so the connection comes first.
+  const connection = await connect(config, options.env ?? process.env);
   let server: RunningServer | undefined;
-  const certificates = new CertificateFileSource({ certFile: config.certFile, keyFile: config.keyFile }, (event: CertificateEvent) => {
-    if (!event.ok) {
-      metrics.certificateReloads.inc({ result: 'failure' });
-      logger.error({ error: event.error }, 'serving certificate not (re)loaded; the previous one stays in use');
-      return;
-    }
-    metrics.certificateNotAfter.set(event.certificate.notAfter.getTime() / 1000);
-    if (!event.changed) return;
-    metrics.certificateReloads.inc({ result: 'success' });
-    server?.useCertificate(event.certificate);
-    logger.info({ notAfter: event.certificate.notAfter.toISOString(), fingerprint: event.certificate.fingerprint }, 'serving certificate loaded');
-  });
-  const first = await certificates.load();
-  if (!first.ok) throw new StartupError(`cannot start without a serving certificate: ${first.error}`);
+  const certificates = await startCertificates(config, connection, { logger, metrics, onCertificate: (certificate) => server?.useCertificate(certificate) });
 
   const templates = new TemplateStore({
     directory: config.templatesDir,
@@ -87,32 +82,43 @@ export async function startWebhook(
         logger.error({ errors: event.errors, keptRevision: event.keptRevision }, 'templates rejected; the last good set stays in force');
         return;
       }
-      metrics.templatesLoaded.set(event.set.templates.size);
+      merged.refresh();
+      clusterTemplates?.directoryChanged();
+      metrics.templatesLoaded.set(merged.current().templates.size);
       if (!event.changed) return;
       metrics.templateReloads.inc({ result: 'success' });
       logger.info({ templates: [...event.set.templates.keys()], revision: event.set.revision }, 'templates loaded');
     },
   });
+  // Files and SidecarTemplate resources; the resource wins a name both define.
+  const merged = new MergedTemplates(templates);
+  let clusterTemplates: TemplateInformer | undefined;
   await templates.reload();
 
-  const connection = await connect(config, options.env ?? process.env);
   const namespaces = connection === undefined ? undefined : await watchNamespaces(connection, logger);
+  if (connection !== undefined && config.clusterTemplates) clusterTemplates = await watchClusterTemplates(connection, merged, logger, metrics);
+
+  const settings = { onProblem: config.onProblem, defaultTemplates: config.defaultTemplates, nativeSidecars: config.nativeSidecars };
+  const namespaceInfo = (name: string): NamespaceInfo => namespaceInfoFrom(namespaces?.get(name));
+  const feedback =
+    connection === undefined ? undefined : await startWorkloadFeedback(config, connection, { logger, metrics, templates: merged, settings, namespaceInfo });
 
   const deps: ServerDeps = {
-    templates,
+    templates: merged,
     certificate: certificates,
-    settings: { onProblem: config.onProblem, defaultTemplates: config.defaultTemplates, nativeSidecars: config.nativeSidecars },
-    namespaceInfo: (name) => namespaceInfoFrom(namespaces?.get(name)),
+    settings,
+    namespaceInfo,
     namespaces,
     metrics,
     logger,
     maxBodyBytes: config.maxBodyBytes,
     now: () => new Date(),
+    ...(feedback?.onOutcome === undefined ? {} : { onOutcome: feedback.onOutcome }),
   };
   const listener = createApp(deps);
   let plain: Awaited<ReturnType<typeof startPlainServer>> | undefined;
   try {
-    server = await startHttpsServer({ host: config.host, port: config.port, certificate: first.certificate, listener });
+    server = await startHttpsServer({ host: config.host, port: config.port, certificate: certificates.initial, listener });
     if (config.metricsPort > 0) {
       plain = await startPlainServer({
         host: config.host,
@@ -123,7 +129,10 @@ export async function startWebhook(
   } catch (error) {
     // Leave nothing behind: a half-started process would hold its port and never exit.
     await server?.shutdown(0);
+    await certificates.close();
     await namespaces?.stop();
+    await clusterTemplates?.stop();
+    await feedback?.stop();
     throw new StartupError(`cannot listen: ${(error as Error).message}`);
   }
   templates.watch();
@@ -139,8 +148,10 @@ export async function startWebhook(
     templates,
     stop: async () => {
       templates.close();
-      certificates.close();
+      await certificates.close();
       await namespaces?.stop();
+      await clusterTemplates?.stop();
+      await feedback?.stop();
       const timeoutMs = config.shutdownTimeoutSeconds * 1000;
       await Promise.all([running.shutdown(timeoutMs), plain?.shutdown(timeoutMs)]);
       logger.info('stopped');
