@@ -34,8 +34,12 @@ export class E2eEnvironment {
    * configuration pointing at it, and a wait until the apiserver (which picks
    * configurations up through an informer) really calls it.
    */
-  async startRegisteredInjector(registration: Omit<WebhookOptions, 'url' | 'caBundlePem'>): Promise<ServeProcess> {
-    const serve = await this.startInjector();
+  async startRegisteredInjector(
+    registration: Omit<WebhookOptions, 'url' | 'caBundlePem'>,
+    extraFlags: string[] = [],
+    options: ServeOptions = {},
+  ): Promise<ServeProcess> {
+    const serve = await this.startInjector(extraFlags, options);
     await registerWebhook(this.kube, { url: mutateUrl(serve.port), caBundlePem: serve.ca, ...registration });
     await waitUntilCalled(this.kube, serve, await this.kube.createNamespace('warmup'));
     return serve;
