@@ -67,7 +67,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'caOverlapSeconds', flag: 'ca-overlap', kind: 'integer', default: '3600', min: 1, max: 365 * 86400, help: 'seconds a new CA is in caBundle before it signs the serving certificate' },
   { key: 'certCheckIntervalSeconds', flag: 'cert-check-interval', kind: 'integer', default: '10', min: 1, max: 3600, help: 'seconds between checks of the self-managed Secret (renewals, other replicas\' changes, caBundle)' },
   { key: 'templatesDir', flag: 'templates-dir', kind: 'string', default: 'templates', help: 'directory of SidecarTemplate YAML files, watched for changes' },
-  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', default: '', help: 'kubeconfig for reading namespaces (default: the in-cluster service account when running in a pod, else no API access)' },
+  { key: 'kubeconfig', flag: 'kubeconfig', kind: 'string', default: '', help: 'kubeconfig for reading namespaces and SidecarTemplates (default: the in-cluster service account when running in a pod, else no API access)' },
   { key: 'clusterTemplates', flag: 'cluster-templates', kind: 'boolean', default: 'true', help: 'also serve SidecarTemplate resources of the cluster (when the process has API access; readiness waits for their first list)' },
   { key: 'onProblem', flag: 'on-problem', kind: 'string', default: 'warn', allowed: ['warn', 'deny'], help: 'unknown/disallowed templates, bad overrides, name conflicts: warn and skip, or deny the pod' },
   { key: 'defaultTemplates', flag: 'default-templates', kind: 'list', default: '', help: 'templates for inject=true and opted-in namespaces without their own list' },

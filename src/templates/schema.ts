@@ -1,5 +1,6 @@
-// JSON Schema of a SidecarTemplate document. The same schema is meant to back
-// the SidecarTemplate CRD, so it stays within what a structural schema allows.
+// JSON Schema of a SidecarTemplate document. The CRD (deploy/crds) does not
+// reuse it: structural schemas forbid const, not and type arrays, so the CRD
+// fixes only types and this schema stays the judge (errors go to the status).
 
 const DNS1123_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 
