@@ -1,12 +1,12 @@
 // `sidecar-injector explain` (and `inject --explain`): per pod template, what
 // would be injected and why not, in words a user can act on.
 import { beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { assertBuilt, runCli, type CliResult } from '../support/cli.js';
-import { TEMPLATES_DIR } from '../support/paths.js';
+import { EXAMPLES_DIR, ROOT, TEMPLATES_DIR } from '../support/paths.js';
 
 jest.setTimeout(30_000);
 
@@ -105,5 +105,15 @@ describe('inject -f', () => {
     const result = await runCli(['inject', '--templates-dir', TEMPLATES_DIR, '-f', '-'], { input: stringify(deployment({ 'sidecar.example/inject': 'log-collector' }, {})) });
     expect(result.code).toBe(0);
     expect(result.stderr).toContain('Warning: sidecar.example/inject on Deployment "web" has no effect');
+  });
+});
+
+describe('the README example', () => {
+  it('prints exactly what the README shows for examples/explain.yaml', async () => {
+    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+    const shown = readme.split('$ node dist/main.js explain -f examples/explain.yaml\n')[1]?.split('```')[0];
+    const result = await runCli(['explain', '--templates-dir', TEMPLATES_DIR, '-f', join(EXAMPLES_DIR, 'explain.yaml')]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe(shown);
   });
 });
