@@ -11,7 +11,10 @@ import { describeApiError, httpCode } from './api-errors.js';
 import type { KubeConnection } from './connection.js';
 import { GROUP, PLURAL, TemplateStatusWriter, VERSION } from './template-status-writer.js';
 
+// Retries back off (a missing CRD would otherwise log every 2 s) but stay
+// short: readiness waits for the first list.
 const RESTART_DELAY_MS = 2_000;
+const MAX_RESTART_DELAY_MS = 10_000;
 
 type SidecarTemplateResource = KubernetesObject & SidecarTemplateObject;
 
@@ -21,6 +24,7 @@ export class TemplateInformer {
   private readonly status: TemplateStatusWriter;
   /** The generation last reported as rejected, per resource: one log line per bad edit. */
   private readonly reported = new Map<string, number>();
+  private failures = 0;
   private stopped = false;
   private restart: NodeJS.Timeout | undefined;
 
@@ -33,6 +37,7 @@ export class TemplateInformer {
     const api = connection.config.makeApiClient(CustomObjectsApi);
     const list = async (): Promise<KubernetesListObject<SidecarTemplateResource>> => {
       const result = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<SidecarTemplateResource>;
+      this.failures = 0;
       // After the informer has taken in the items (synchronously once this resolves).
       setImmediate(() => this.merged.clusterSynced());
       return result;
@@ -115,6 +120,8 @@ export class TemplateInformer {
     this.logger.warn({ error: `${message}${hint}` }, 'SidecarTemplate watch failed; retrying');
     if (this.stopped) return;
     clearTimeout(this.restart);
-    this.restart = setTimeout(() => void this.informer.start().catch((e: unknown) => this.failed(e)), RESTART_DELAY_MS);
+    const delay = Math.min(RESTART_DELAY_MS * 2 ** this.failures, MAX_RESTART_DELAY_MS);
+    this.failures += 1;
+    this.restart = setTimeout(() => void this.informer.start().catch((e: unknown) => this.failed(e)), delay);
   }
 }
