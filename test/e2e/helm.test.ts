@@ -92,6 +92,7 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
     expect(mwc.webhooks?.map((w) => [w.name, w.clientConfig.url])).toEqual([
       ['namespace.sidecar.example', mutateUrl(injector.port)],
       ['pod.sidecar.example', mutateUrl(injector.port)],
+      ['workload.sidecar.example', mutateUrl(injector.port)],
     ]);
   });
 
@@ -139,9 +140,10 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
   });
 
   it('helm upgrade changes the webhook configuration in place', async () => {
-    await mustHelm(kube, ['upgrade', release, CHART_DIR, '--namespace', releaseNamespace, '--reuse-values', '--set', 'webhook.timeoutSeconds=5']);
+    await mustHelm(kube, ['upgrade', release, CHART_DIR, '--namespace', releaseNamespace, '--reuse-values', '--set', 'webhook.timeoutSeconds=7']);
     const mwc = await kube.admissionRegistration.readMutatingWebhookConfiguration({ name: configurationName });
-    expect(mwc.webhooks?.map((w) => w.timeoutSeconds)).toEqual([5, 5]);
+    // The advisory workload webhook keeps its own short timeout.
+    expect(mwc.webhooks?.map((w) => w.timeoutSeconds)).toEqual([7, 7, 5]);
   });
 
   it('helm uninstall removes the webhook configuration: pods are no longer sent', async () => {
