@@ -24,10 +24,9 @@ function randomSerial(): string {
   return '0' + forge.util.bytesToHex(forge.random.getBytesSync(16)).slice(1);
 }
 
-function validity(cert: forge.pki.Certificate, now: Date, days: number): void {
+function backdated(now: Date, days: number): Validity {
   // Back-date by an hour to tolerate clock skew between nodes.
-  cert.validity.notBefore = new Date(now.getTime() - 60 * 60 * 1000);
-  cert.validity.notAfter = new Date(now.getTime() + days * 24 * 60 * 60 * 1000);
+  return { notBefore: new Date(now.getTime() - 60 * 60 * 1000), notAfter: new Date(now.getTime() + days * 24 * 60 * 60 * 1000) };
 }
 
 function newKeyPair(): forge.pki.rsa.KeyPair {
@@ -35,17 +34,19 @@ function newKeyPair(): forge.pki.rsa.KeyPair {
   return forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 });
 }
 
-/** A self-signed CA certificate and its key (also used by the e2e harness for its cluster CA). */
-export function createCa(
-  now: Date,
-  days: number,
-  commonName = 'sidecar-injector-ca',
-): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
-  const keys = newKeyPair();
+/** The native generation off the event loop, for a process that is serving admissions meanwhile. */
+function newKeyPairAsync(): Promise<forge.pki.rsa.KeyPair> {
+  return new Promise((resolve, reject) =>
+    forge.pki.rsa.generateKeyPair({ bits: 2048, e: 0x10001 }, (error, keys) => (error ? reject(error) : resolve(keys))),
+  );
+}
+
+function caCertificate(keys: forge.pki.rsa.KeyPair, commonName: string, window: Validity): forge.pki.Certificate {
   const cert = forge.pki.createCertificate();
   cert.publicKey = keys.publicKey;
   cert.serialNumber = randomSerial();
-  validity(cert, now, days);
+  cert.validity.notBefore = window.notBefore;
+  cert.validity.notAfter = window.notAfter;
   const subject = [{ name: 'commonName', value: commonName }];
   cert.setSubject(subject);
   cert.setIssuer(subject);
@@ -55,7 +56,77 @@ export function createCa(
     { name: 'subjectKeyIdentifier' },
   ]);
   cert.sign(keys.privateKey, forge.md.sha256.create());
-  return { cert, key: keys.privateKey };
+  return cert;
+}
+
+function servingCertificate(
+  publicKey: forge.pki.PublicKey,
+  hosts: readonly string[],
+  ca: { cert: forge.pki.Certificate; key: forge.pki.PrivateKey },
+  window: Validity,
+): forge.pki.Certificate {
+  if (hosts.length === 0) throw new Error('at least one host is needed for the serving certificate');
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = publicKey;
+  cert.serialNumber = randomSerial();
+  cert.validity.notBefore = window.notBefore;
+  cert.validity.notAfter = window.notAfter;
+  cert.setSubject([{ name: 'commonName', value: hosts[0] ?? '' }]);
+  cert.setIssuer(ca.cert.subject.attributes);
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: false },
+    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: 'extKeyUsage', serverAuth: true },
+    {
+      name: 'subjectAltName',
+      altNames: hosts.map((host) => (isIP(host) !== 0 ? { type: 7, ip: host } : { type: 2, value: host })),
+    },
+    // Names the signing key, so a verifier picks the right one of two CAs during a rollover.
+    { name: 'authorityKeyIdentifier', keyIdentifier: ca.cert.generateSubjectKeyIdentifier().getBytes() },
+  ]);
+  cert.sign(ca.key as forge.pki.rsa.PrivateKey, forge.md.sha256.create());
+  return cert;
+}
+
+export interface Validity {
+  notBefore: Date;
+  notAfter: Date;
+}
+
+export interface PemPair {
+  cert: string;
+  key: string;
+}
+
+/** forge writes CRLF; the Secret and caBundle hold plain LF PEM, so equal bundles compare equal as text. */
+function lf(pem: string): string {
+  return pem.replace(/\r\n/g, '\n');
+}
+
+/** A self-signed CA for exactly `window` (the self-managed mode decides lifetimes and back-dating). */
+export async function issueCa(commonName: string, window: Validity): Promise<PemPair> {
+  const keys = await newKeyPairAsync();
+  return { cert: lf(forge.pki.certificateToPem(caCertificate(keys, commonName, window))), key: lf(forge.pki.privateKeyToPem(keys.privateKey)) };
+}
+
+/** A serving certificate for `hosts` signed by `ca`, for exactly `window`. */
+export async function issueServingCertificate(hosts: readonly string[], ca: PemPair, window: Validity): Promise<PemPair> {
+  const keys = await newKeyPairAsync();
+  const signer = { cert: forge.pki.certificateFromPem(ca.cert), key: forge.pki.privateKeyFromPem(ca.key) };
+  return {
+    cert: lf(forge.pki.certificateToPem(servingCertificate(keys.publicKey, hosts, signer, window))),
+    key: lf(forge.pki.privateKeyToPem(keys.privateKey)),
+  };
+}
+
+/** A self-signed CA certificate and its key (also used by the e2e harness for its cluster CA). */
+export function createCa(
+  now: Date,
+  days: number,
+  commonName = 'sidecar-injector-ca',
+): { cert: forge.pki.Certificate; key: forge.pki.rsa.PrivateKey } {
+  const keys = newKeyPair();
+  return { cert: caCertificate(keys, commonName, backdated(now, days)), key: keys.privateKey };
 }
 
 /** A CA (new or given) and a serving certificate signed by it, all PEM. */
@@ -65,25 +136,8 @@ export function generateCertificates(request: CertificateRequest): GeneratedCert
   const ca = request.ca
     ? { cert: forge.pki.certificateFromPem(request.ca.cert), key: forge.pki.privateKeyFromPem(request.ca.key) as forge.pki.rsa.PrivateKey }
     : createCa(now, request.caValidityDays);
-
   const keys = newKeyPair();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = keys.publicKey;
-  cert.serialNumber = randomSerial();
-  validity(cert, now, request.validityDays);
-  cert.setSubject([{ name: 'commonName', value: request.hosts[0] ?? '' }]);
-  cert.setIssuer(ca.cert.subject.attributes);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
-    {
-      name: 'subjectAltName',
-      altNames: request.hosts.map((host) => (isIP(host) !== 0 ? { type: 7, ip: host } : { type: 2, value: host })),
-    },
-  ]);
-  cert.sign(ca.key, forge.md.sha256.create());
-
+  const cert = servingCertificate(keys.publicKey, request.hosts, ca, backdated(now, request.validityDays));
   return {
     caCert: forge.pki.certificateToPem(ca.cert),
     caKey: forge.pki.privateKeyToPem(ca.key),

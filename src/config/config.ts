@@ -59,7 +59,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'createCerts', flag: 'create-certs', kind: 'boolean', default: 'false', help: 'generate a CA and serving certificate into <cert-dir> when none is there (local use)' },
   { key: 'certHosts', flag: 'cert-hosts', kind: 'list', default: 'localhost,127.0.0.1', help: 'SANs of a generated serving certificate (--create-certs, --cert-mode=self-managed: the Service DNS names)' },
   { key: 'certMode', flag: 'cert-mode', kind: 'string', default: 'files', allowed: ['files', 'self-managed'], help: 'files: serve --cert-file/--key-file (cert-manager, provided, local); self-managed: own CA and certificate in a Secret, CA written into the webhook configuration, rotated' },
-  { key: 'namespace', flag: 'namespace', kind: 'string', default: '', help: "the webhook's own namespace, where the self-managed Secret lives (required with --cert-mode=self-managed)" },
+  { key: 'namespace', flag: 'namespace', kind: 'string', default: '', help: "the webhook's own namespace (set it from the downward API); required with --cert-mode=self-managed, whose Secret lives there" },
   { key: 'certSecret', flag: 'cert-secret', kind: 'string', default: 'sidecar-injector-certs', help: 'name of the Secret of the self-managed certificates' },
   { key: 'webhookConfiguration', flag: 'webhook-configuration', kind: 'string', default: 'sidecar-injector', help: 'MutatingWebhookConfiguration whose caBundle the self-managed mode keeps current' },
   { key: 'certValiditySeconds', flag: 'cert-validity', kind: 'integer', default: String(90 * 86400), min: 10, max: 10 * 365 * 86400, help: 'lifetime of a self-managed serving certificate in seconds; renewed when a third is left' },

@@ -6,7 +6,11 @@ import { tlsOptions, type ServingCertificate } from '../certs/serving-certificat
 export interface RunningServer {
   server: Server;
   port: number;
-  /** Swaps the certificate for new connections; open ones keep theirs. */
+  /**
+   * Swaps the certificate for new connections; each open one answers its next
+   * request with `Connection: close`, so clients move to the new certificate
+   * soon without a request ever meeting a closed socket.
+   */
   useCertificate(certificate: ServingCertificate): void;
   /** Stops accepting, lets in-flight requests finish, force-closes after the timeout. */
   shutdown(timeoutMs: number): Promise<void>;
@@ -41,6 +45,9 @@ export async function startHttpsServer(options: {
   listener: RequestListener;
 }): Promise<RunningServer> {
   let closing = false;
+  // Which certificate each connection was opened with, so connections from before a swap can be retired.
+  let certificateGeneration = 0;
+  const generationOf = new WeakMap<object, number>();
   const server = createServer(
     {
       ...tlsOptions(options.certificate),
@@ -50,16 +57,21 @@ export async function startHttpsServer(options: {
       keepAliveTimeout: 60_000,
     },
     (req, res) => {
-      // Tell keep-alive clients to reconnect elsewhere once shutdown has begun.
-      if (closing) res.setHeader('connection', 'close');
+      // Tell keep-alive clients to reconnect elsewhere once shutdown has begun, or with the new certificate.
+      const stale = (generationOf.get(req.socket) ?? certificateGeneration) < certificateGeneration;
+      if (closing || stale) res.setHeader('connection', 'close');
       options.listener(req, res);
     },
   );
+  server.on('secureConnection', (socket) => generationOf.set(socket, certificateGeneration));
   const port = await listen(server, options.host, options.port);
   return {
     server,
     port,
-    useCertificate: (certificate) => server.setSecureContext(tlsOptions(certificate)),
+    useCertificate: (certificate) => {
+      server.setSecureContext(tlsOptions(certificate));
+      certificateGeneration += 1;
+    },
     shutdown: (timeoutMs) => {
       closing = true;
       return closeGracefully(server, timeoutMs);

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { assertBuilt, childEnv } from './cli.js';
@@ -31,6 +32,25 @@ export interface ServeOptions {
   certDir?: string;
   /** Use this template directory instead of a fresh copy of templates/. */
   templatesDir?: string;
+  /**
+   * The process makes its own certificate (--cert-mode=self-managed, passed in
+   * the flags): no certificate files, `ca` is empty (read the CA from its
+   * Secret), and /healthz is checked without verifying the certificate.
+   */
+  selfManagedCertificates?: boolean;
+}
+
+/** GET /healthz without verifying the certificate: a self-managed one may still be a placeholder. */
+function healthzUnverified(port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host: '127.0.0.1', port, path: '/healthz', rejectUnauthorized: false, agent: false, timeout: 2_000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('timeout', () => req.destroy(new Error('no answer within 2000 ms')));
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /**
@@ -40,14 +60,16 @@ export interface ServeOptions {
  */
 export async function startServeProcess(temps: TempDirs, extraFlags: string[] = [], options: ServeOptions = {}): Promise<ServeProcess> {
   assertBuilt();
+  const selfManaged = options.selfManagedCertificates ?? false;
   const certDir = options.certDir ?? (await temps.make('certs'));
-  if (!existsSync(join(certDir, 'tls.crt'))) await writeTestCertificates(certDir);
+  if (!selfManaged && !existsSync(join(certDir, 'tls.crt'))) await writeTestCertificates(certDir);
   const templatesDir = options.templatesDir ?? (await temps.copyOfTemplates());
   const port = options.port ?? (await freePort());
-  const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
+  const ca = selfManaged ? '' : await readFile(join(certDir, 'ca.crt'), 'utf8');
+  const certFlags = selfManaged ? [] : ['--cert-dir', certDir];
   const child = spawn(
     process.execPath,
-    [DIST_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(port), '--cert-dir', certDir, '--templates-dir', templatesDir, '--reload-poll', '0', ...extraFlags],
+    [DIST_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(port), ...certFlags, '--templates-dir', templatesDir, '--reload-poll', '0', ...extraFlags],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
   );
   let output = '';
@@ -79,7 +101,8 @@ export async function startServeProcess(temps: TempDirs, extraFlags: string[] = 
       `serve on port ${port} to answer /healthz`,
       async () => {
         if (!running()) throw new Error(`serve exited early with ${child.exitCode ?? child.signalCode}:\n${output}`);
-        return (await send(handle, { path: '/healthz', timeoutMs: 2_000 })).status === 200 ? true : undefined;
+        const status = selfManaged ? await healthzUnverified(port) : (await send(handle, { path: '/healthz', timeoutMs: 2_000 })).status;
+        return status === 200 ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 200 },
     );
