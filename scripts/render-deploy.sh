@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # Renders deploy/sidecar-injector.yaml, the plain manifests for those who do
-# not use Helm, from the chart with its default values (certificates.mode
-# cert-manager: the only mode that needs no per-cluster input; the self-signed
-# Issuer and cainjector supply the certificate and the caBundle), in the
-# namespace sidecar-injector, without the `helm test` objects.
+# not use Helm, from the chart with its default values (self-managed
+# certificates: nothing else to install), in the namespace sidecar-injector,
+# with the SidecarTemplate CRD and without the `helm test` objects.
 #
 #   scripts/render-deploy.sh           rewrite deploy/
 #   scripts/render-deploy.sh --check   exit 1 (with a diff) if deploy/ is stale
@@ -18,8 +17,9 @@ trap 'rm -f "$generated"' EXIT
   cat <<'HEADER'
 # Plain manifests of sidecar-injector, rendered from charts/sidecar-injector
 # with its default values by scripts/render-deploy.sh; do not edit (CI fails
-# on any difference). Needs cert-manager (it issues the serving certificate
-# and fills the webhook's caBundle):
+# on any difference). Self-contained: the SidecarTemplate CRD, and
+# self-managed certificates (the webhook makes its CA and serving
+# certificate and fills the webhook configuration's caBundle):
 #   kubectl apply -f deploy/sidecar-injector.yaml
 # Other settings: use the chart, or `helm template` with your values.
 apiVersion: v1
@@ -30,7 +30,7 @@ HEADER
   # HELM_* from the caller's environment could change the output: drop them.
   env -u KUBECONFIG $(env | awk -F= '/^HELM_/ { printf "-u %s ", $1 }') \
     "$helm" template sidecar-injector "$repo/charts/sidecar-injector" \
-    --namespace sidecar-injector --no-hooks --set tests.enabled=false
+    --namespace sidecar-injector --no-hooks --include-crds --set tests.enabled=false
 } >"$generated"
 
 if [[ "${1:-}" == "--check" ]]; then

@@ -71,14 +71,45 @@ describe('helm template over the values matrix', () => {
     });
     expect(container['livenessProbe']).toMatchObject({ httpGet: { path: '/healthz', port: 'https', scheme: 'HTTPS' } });
     expect(container['readinessProbe']).toMatchObject({ httpGet: { path: '/readyz', port: 'https', scheme: 'HTTPS' } });
-    expect(container['args']).toEqual(
-      expect.arrayContaining(['serve', '--port=8443', '--cert-dir=/etc/sidecar-injector/tls', '--templates-dir=/etc/sidecar-injector/templates']),
-    );
-    // The only permissions: reading namespaces.
-    expect(findObject(objects, 'ClusterRole')['rules']).toEqual([{ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] }]);
+    expect(container['args']).toEqual(expect.arrayContaining(['serve', '--port=8443', '--templates-dir=/etc/sidecar-injector/templates']));
+    // Every mode gets its certificate one way: files from a Secret, or the API.
+    const args = container['args'] as string[];
+    const selfManaged = args.includes('--cert-mode=self-managed');
+    expect(args.includes('--cert-dir=/etc/sidecar-injector/tls')).toBe(!selfManaged);
+    expect(objects.some((o) => o.kind === 'Role' && o.metadata.name.endsWith('-certificates'))).toBe(selfManaged);
+    expect(findObject(objects, 'ClusterRole')['rules']).toContainEqual({ apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] });
   });
 
-  it('defaults: 2 replicas, spread, PDB, Service 443 → https, cert-manager Issuer + Certificate + inject-ca-from, no optional objects', async () => {
+  it('RBAC: exactly what the enabled features use', async () => {
+    const rules = async (set: string[]): Promise<Json[]> =>
+      findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si', set })), 'ClusterRole')['rules'] as Json[];
+    const namespaces = { apiGroups: [''], resources: ['namespaces'], verbs: ['get', 'list', 'watch'] };
+    expect(await rules([])).toEqual([
+      namespaces,
+      { apiGroups: ['sidecar.example'], resources: ['sidecartemplates'], verbs: ['get', 'list', 'watch'] },
+      { apiGroups: ['sidecar.example'], resources: ['sidecartemplates/status'], verbs: ['update', 'patch'] },
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+      { apiGroups: ['apps'], resources: ['replicasets'], verbs: ['get'] },
+      { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['mutatingwebhookconfigurations'], resourceNames: ['r1-sidecar-injector'], verbs: ['get', 'update'] },
+    ]);
+    const off = ['config.clusterTemplates=false', 'config.events=false', 'certificates.mode=cert-manager'];
+    expect(await rules(off)).toEqual([namespaces]);
+    expect(await rules([...off, 'config.reconcileMissed=report'])).toEqual([
+      namespaces,
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+    ]);
+    expect(await rules([...off, 'config.reconcileMissed=delete'])).toContainEqual({ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'delete'] });
+    const role = findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si' })), 'Role', 'r1-sidecar-injector-certificates');
+    expect(role.metadata.namespace).toBe('si');
+    expect(role['rules']).toEqual([
+      { apiGroups: [''], resources: ['secrets'], resourceNames: ['r1-sidecar-injector-certs'], verbs: ['get', 'update'] },
+      { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
+    ]);
+  });
+
+  it('defaults: 2 replicas, spread, PDB, Service 443 → https, self-managed certificates for the Service names, no caBundle, no optional objects', async () => {
     const objects = parseObjects(await renderChart({ release: 'r1', namespace: 'si' }));
     const deployment = findObject(objects, 'Deployment', 'r1-sidecar-injector');
     expect(spec(deployment)['replicas']).toBe(2);
@@ -87,15 +118,21 @@ describe('helm template over the values matrix', () => {
     ]);
     expect(spec(findObject(objects, 'PodDisruptionBudget'))['maxUnavailable']).toBe(1);
     expect(spec(findObject(objects, 'Service'))['ports']).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
-    const certificate = findObject(objects, 'Certificate');
-    expect(spec(certificate)).toMatchObject({
-      secretName: 'r1-sidecar-injector-tls',
-      dnsNames: ['r1-sidecar-injector.si.svc', 'r1-sidecar-injector.si.svc.cluster.local'],
-      issuerRef: { kind: 'Issuer', name: 'r1-sidecar-injector' },
-    });
-    expect(findObject(objects, 'Issuer')['spec']).toEqual({ selfSigned: {} });
+    expect(firstContainer(deployment)['args']).toEqual(
+      expect.arrayContaining([
+        '--namespace=si',
+        '--cert-mode=self-managed',
+        '--cert-secret=r1-sidecar-injector-certs',
+        '--webhook-configuration=r1-sidecar-injector',
+        '--cert-hosts=r1-sidecar-injector,r1-sidecar-injector.si,r1-sidecar-injector.si.svc,r1-sidecar-injector.si.svc.cluster.local',
+        '--cluster-templates=true',
+        '--events=true',
+        '--reconcile-missed=off',
+      ]),
+    );
+    expect(objects.map((o) => o.kind)).not.toContain('Certificate');
     const mwc = findObject(objects, 'MutatingWebhookConfiguration');
-    expect(mwc.metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'si/r1-sidecar-injector' });
+    expect(mwc.metadata.annotations).toBeUndefined();
     for (const webhook of mwc['webhooks'] as Json[]) {
       expect(webhook['clientConfig']).toEqual({ service: { name: 'r1-sidecar-injector', namespace: 'si', path: '/mutate', port: 443 } });
     }
@@ -104,7 +141,31 @@ describe('helm template over the values matrix', () => {
     // The templates ConfigMap is mounted where --templates-dir points.
     const volumes = podSpec(deployment)['volumes'] as Json[];
     expect(volumes).toEqual(expect.arrayContaining([{ name: 'templates', configMap: { name: 'r1-sidecar-injector-templates' } }]));
-    expect(volumes).toEqual(expect.arrayContaining([{ name: 'tls', secret: { secretName: 'r1-sidecar-injector-tls' } }]));
+    expect(volumes.map((v) => v['name'])).not.toContain('tls');
+  });
+
+  it('cert-manager mode: a self-signed Issuer, a Certificate for the Service names, the Secret mounted, inject-ca-from', async () => {
+    const objects = parseObjects(await renderChart({ release: 'r1', namespace: 'si', set: ['certificates.mode=cert-manager'] }));
+    const certificate = findObject(objects, 'Certificate');
+    expect(spec(certificate)).toMatchObject({
+      secretName: 'r1-sidecar-injector-tls',
+      dnsNames: ['r1-sidecar-injector.si.svc', 'r1-sidecar-injector.si.svc.cluster.local'],
+      issuerRef: { kind: 'Issuer', name: 'r1-sidecar-injector' },
+    });
+    expect(findObject(objects, 'Issuer')['spec']).toEqual({ selfSigned: {} });
+    expect(findObject(objects, 'MutatingWebhookConfiguration').metadata.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'si/r1-sidecar-injector' });
+    const deployment = findObject(objects, 'Deployment');
+    expect(podSpec(deployment)['volumes']).toEqual(expect.arrayContaining([{ name: 'tls', secret: { secretName: 'r1-sidecar-injector-tls' } }]));
+    expect(firstContainer(deployment)['args']).toContain('--cert-dir=/etc/sidecar-injector/tls');
+  });
+
+  it('self-managed with webhook.url: the URL host joins the certificate names', async () => {
+    const objects = parseObjects(await renderChart({ valuesFiles: [join(CI_VALUES_DIR, 'url-self-managed-values.yaml')] }));
+    const args = firstContainer(findObject(objects, 'Deployment'))['args'] as string[];
+    expect(args.find((a) => a.startsWith('--cert-hosts='))?.split(',').at(-1)).toBe('127.0.0.1');
+    for (const webhook of findObject(objects, 'MutatingWebhookConfiguration')['webhooks'] as Json[]) {
+      expect(webhook['clientConfig']).toEqual({ url: 'https://127.0.0.1:8443/mutate' });
+    }
   });
 
   it('the MutatingWebhookConfiguration is exactly the e2e suite\'s (test/e2e/support/webhook-configuration.ts)', async () => {
@@ -162,7 +223,7 @@ describe('helm template over the values matrix', () => {
     const failures: Array<[string[], RegExp]> = [
       [['certificates.mode=provided', `certificates.provided.caBundle=${CA_B64}`], /certificates\.provided\.secretName is required/],
       [['certificates.mode=provided', 'certificates.provided.secretName=s'], /certificates\.provided\.caBundle .* is required/],
-      [['webhook.url=https://127.0.0.1:8443/mutate'], /webhook\.url needs certificates\.mode=provided/],
+      [['webhook.url=https://127.0.0.1:8443/mutate', 'certificates.mode=cert-manager'], /webhook\.url needs certificates\.mode=self-managed or provided/],
     ];
     for (const [set, message] of failures) {
       const result = await helm(templateArgs({ set }));
@@ -182,7 +243,8 @@ describe('values.schema.json refuses bad values', () => {
     ['a failurePolicy outside the enum', ['webhook.failurePolicy=Sometimes'], /failurePolicy/],
     ['timeoutSeconds above 30', ['webhook.timeoutSeconds=31'], /timeoutSeconds/],
     ['timeoutSeconds below 1', ['webhook.timeoutSeconds=0'], /timeoutSeconds/],
-    ['the self-managed certificate mode (not available in this version)', ['certificates.mode=self-managed'], /mode/],
+    ['an unknown certificate mode', ['certificates.mode=vault'], /mode/],
+    ['an unknown reconcile mode', ['config.reconcileMissed=fix'], /reconcileMissed/],
     ['an unknown on-problem', ['config.onProblem=ignore'], /onProblem/],
     ['a webhook.url that is not https', ['webhook.url=http://127.0.0.1:8443/mutate'], /url/],
     ['zero replicas', ['replicaCount=0'], /replicaCount/],

@@ -2,7 +2,9 @@
 // of every ci/*-values.yaml rendering passes a server-side dry run (in a
 // namespace enforcing the `restricted` Pod Security Standard), and a
 // `helm install` with the out-of-cluster `webhook.url` override sends pods to
-// the webhook running locally, through upgrade and uninstall.
+// the webhook running locally — with the rendered Deployment's flags, as the
+// chart's ServiceAccount, in the default self-managed certificate mode —
+// through upgrade and uninstall.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -10,9 +12,11 @@ import type { ServeProcess } from '../support/serve-process.js';
 import { waitFor } from '../support/wait.js';
 import { CHART_DIR, CI_VALUES_DIR, ciValuesFiles, parseObjects, renderChart } from '../chart/support/helm.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
-import { installArgs, installStandInCrds, mustHelm, testHookPod } from './support/helm.js';
+import { installArgs, installStandInCrds, mustHelm, serviceAccountKubeconfig, testHookPod } from './support/helm.js';
+import { freePort } from '../support/http.js';
 import { admissionsFor, mutateUrl, waitUntilCalled } from './support/injector.js';
-import { containerNames, injectionStatus, INJECT_ANNOTATION, podManifest, uniqueSuffix, volumeNames, type Kube } from './support/kube.js';
+import { caBundles, readCertificateSecret, servedFingerprint } from './support/self-managed.js';
+import { containerNames, injectionStatus, INJECT_ANNOTATION, podManifest, podTemplate, uniqueSuffix, volumeNames, type Kube } from './support/kube.js';
 
 jest.setTimeout(120_000);
 
@@ -57,23 +61,19 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
   const configurationName = 'si-sidecar-injector';
 
   beforeAll(async () => {
-    injector = await env!.startInjector();
     releaseNamespace = await kube.createNamespace('sidecar-injector');
-    // certificates.mode=provided: the Secret the Deployment would mount, and its CA as caBundle.
-    const secret = await kube.kubectl([
-      'create', 'secret', 'tls', 'webhook-tls', '--namespace', releaseNamespace,
-      '--cert', join(injector.certDir, 'tls.crt'), '--key', join(injector.certDir, 'tls.key'),
-    ]);
-    expect(secret).toMatchObject({ code: 0 });
-    await mustHelm(
-      kube,
-      installArgs(release, releaseNamespace, [
-        `webhook.url=${mutateUrl(injector.port)}`,
-        'certificates.mode=provided',
-        'certificates.provided.secretName=webhook-tls',
-        `certificates.provided.caBundle=${Buffer.from(injector.ca).toString('base64')}`,
-      ]),
-    );
+    const port = await freePort();
+    // The chart's defaults (self-managed certificates, cluster templates,
+    // events) plus the reconciler in report mode, pointed at a local port.
+    await mustHelm(kube, installArgs(release, releaseNamespace, [`webhook.url=${mutateUrl(port)}`, 'config.reconcileMissed=report']));
+    // The process the Deployment would run: its args, its ServiceAccount's
+    // token — so the chart's RBAC is what the webhook gets, nothing more.
+    const deployment = await kube.apps.readNamespacedDeployment({ name: configurationName, namespace: releaseNamespace });
+    const container = deployment.spec?.template.spec?.containers[0];
+    const local = new Set(['--port', '--templates-dir', '--host']);
+    const args = (container?.args ?? []).filter((a) => a !== 'serve' && !local.has(a.split('=')[0] ?? ''));
+    const kubeconfig = await serviceAccountKubeconfig(kube, env!.temps, releaseNamespace, deployment.spec?.template.spec?.serviceAccountName ?? '');
+    injector = await env!.startInjector([...args, '--kubeconfig', kubeconfig], { port, selfManagedCertificates: true });
     await waitUntilCalled(kube, injector, await kube.createNamespace('helm-warmup'));
   }, 180_000);
 
@@ -139,11 +139,56 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
     expect(elsewhere.stderr).toMatch(/forbidden/);
   });
 
-  it('helm upgrade changes the webhook configuration in place', async () => {
+  it('self-managed certificates: the Secret holds the served certificate and every webhook trusts its CA', async () => {
+    const secret = await readCertificateSecret(kube, releaseNamespace, 'si-sidecar-injector-certs');
+    expect(await servedFingerprint(injector.port)).toBe(secret.leaf);
+    const bundles = await caBundles(kube, configurationName);
+    expect(Object.keys(bundles)).toEqual(['namespace.sidecar.example', 'pod.sidecar.example', 'workload.sidecar.example']);
+    for (const bundle of Object.values(bundles)) expect(bundle).toContain(secret.ca);
+  });
+
+  it('a SidecarTemplate resource is served and its status written, and a skipped Deployment gets an Event, under the chart\'s RBAC', async () => {
+    await kube.mustApply({
+      apiVersion: 'sidecar.example/v1alpha1',
+      kind: 'SidecarTemplate',
+      metadata: { name: 'helm-extra' },
+      spec: { version: '1.0.0', containers: [{ name: 'helm-extra', image: 'registry.example/extra:1' }] },
+    });
+    await waitFor('the Valid condition of SidecarTemplate helm-extra', async () => {
+      const result = await kube.kubectl(['get', 'sidecartemplate', 'helm-extra', '-o', 'jsonpath={.status.conditions[?(@.type=="Valid")].status}']);
+      return result.stdout === 'True' ? true : undefined;
+    });
+    const namespace = await kube.createNamespace('helm-crd');
+    expect(await kube.apply(podManifest({ name: 'web', namespace, annotations: { [INJECT_ANNOTATION]: 'helm-extra' } }))).toMatchObject({ code: 0 });
+    expect(containerNames(await kube.readPod(namespace, 'web'))).toEqual(['app', 'helm-extra']);
+
+    await kube.mustApply({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'typo', namespace },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'typo' } }, template: podTemplate({ app: 'typo' }, { [INJECT_ANNOTATION]: 'log-colector' }) },
+    });
+    // Written on the Deployment: the ReplicaSet was read to find it.
+    await waitFor('the SidecarInjectionSkipped Event on Deployment typo', async () => {
+      const events = await kube.core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.kind=Deployment,involvedObject.name=typo' });
+      return events.items.find((e) => e.reason === 'SidecarInjectionSkipped');
+    });
+  });
+
+  it('helm upgrade changes the webhook configuration in place and keeps the caBundle the webhook wrote', async () => {
+    const before = await caBundles(kube, configurationName);
     await mustHelm(kube, ['upgrade', release, CHART_DIR, '--namespace', releaseNamespace, '--reuse-values', '--set', 'webhook.timeoutSeconds=7']);
     const mwc = await kube.admissionRegistration.readMutatingWebhookConfiguration({ name: configurationName });
     // The advisory workload webhook keeps its own short timeout.
     expect(mwc.webhooks?.map((w) => w.timeoutSeconds)).toEqual([7, 7, 5]);
+    expect(await caBundles(kube, configurationName)).toEqual(before);
+    const namespace = await kube.createNamespace('helm-upgraded');
+    expect(await kube.apply(podManifest({ name: 'web', namespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }))).toMatchObject({ code: 0 });
+    expect(containerNames(await kube.readPod(namespace, 'web'))).toEqual(['app', 'log-collector']);
+  });
+
+  it('the webhook, running as the chart\'s ServiceAccount, was never refused by RBAC', () => {
+    expect(injector.output()).not.toMatch(/forbidden/i);
   });
 
   it('helm uninstall removes the webhook configuration: pods are no longer sent', async () => {

@@ -60,3 +60,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "sidecar-injector.templatesConfigMapName" -}}
 {{- printf "%s-templates" (include "sidecar-injector.fullname" .) }}
 {{- end }}
+
+{{/* The Secret the replicas share in self-managed mode. */}}
+{{- define "sidecar-injector.selfManagedSecretName" -}}
+{{- default (printf "%s-certs" (include "sidecar-injector.fullname" .)) .Values.certificates.selfManaged.secretName }}
+{{- end }}
+
+{{/* Names of a self-managed certificate: the Service's DNS names, and the host of webhook.url. */}}
+{{- define "sidecar-injector.certHosts" -}}
+{{- $service := include "sidecar-injector.fullname" . }}
+{{- $hosts := list $service (printf "%s.%s" $service .Release.Namespace) (include "sidecar-injector.serviceHost" .) (printf "%s.cluster.local" (include "sidecar-injector.serviceHost" .)) }}
+{{- with .Values.webhook.url }}
+{{- $hosts = append $hosts (regexReplaceAll "^\\[?([^\\]]*?)\\]?(:[0-9]+)?$" (urlParse .).host "${1}") }}
+{{- end }}
+{{- join "," $hosts }}
+{{- end }}

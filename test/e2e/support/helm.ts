@@ -1,10 +1,11 @@
 // Helm on the e2e control plane: the chart's objects server-side dry-run
 // against the real kube-apiserver, and releases installed with the
 // out-of-cluster webhook.url override pointing at a local `serve` process.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../support/paths.js';
 import { CHART_DIR, helm, parseObjects, type K8sObject, type RunResult } from '../../chart/support/helm.js';
+import type { TempDirs } from '../../support/temp.js';
 import type { Kube } from './kube.js';
 
 /**
@@ -40,4 +41,28 @@ export async function testHookPod(kube: Kube, release: string, namespace: string
   const pod = hooks.find((o) => o.kind === 'Pod' && o.metadata.annotations?.['helm.sh/hook'] === 'test');
   if (!pod) throw new Error(`release ${release} has no helm test Pod`);
   return pod;
+}
+
+/**
+ * A kubeconfig that authenticates as a ServiceAccount (a TokenRequest token,
+ * as a pod's projected token would be), for running the webhook locally with
+ * exactly the chart's RBAC.
+ */
+export async function serviceAccountKubeconfig(kube: Kube, temps: TempDirs, namespace: string, serviceAccount: string): Promise<string> {
+  const token = await kube.kubectl(['create', 'token', serviceAccount, '--namespace', namespace, '--duration=1h']);
+  if (token.code !== 0) throw new Error(`kubectl create token failed: ${token.stderr}`);
+  const cluster = kube.config.getCurrentCluster();
+  if (cluster === null) throw new Error('the control plane kubeconfig has no cluster');
+  const caData = cluster.caData ?? (cluster.caFile === undefined ? undefined : readFileSync(cluster.caFile).toString('base64'));
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'e2e', cluster: { server: cluster.server, 'certificate-authority-data': caData } }],
+    users: [{ name: serviceAccount, user: { token: token.stdout.trim() } }],
+    contexts: [{ name: 'sa', context: { cluster: 'e2e', user: serviceAccount } }],
+    'current-context': 'sa',
+  };
+  const path = join(await temps.make('sa-kubeconfig'), 'kubeconfig');
+  writeFileSync(path, JSON.stringify(config), { mode: 0o600 });
+  return path;
 }
