@@ -4,27 +4,17 @@
 import { AdmissionregistrationV1Api, CoreV1Api, type V1MutatingWebhookConfiguration, type V1Secret } from '@kubernetes/client-node';
 import { BUNDLE_SOURCE_ANNOTATION, bundleWrite, formatBundleSource, type BundleSource } from '../certs/bundle-marker.js';
 import { StoreConflict, type CertificateStore, type PublishResult, type StoredSecret } from '../certs/self-managed.js';
+import { describeApiError, httpCode } from './api-errors.js';
 import type { KubeConnection } from './connection.js';
 
 /** Annotation on the Secret counting its writes. */
 export const REVISION_ANNOTATION = 'sidecar.example/certificates-revision';
 const MAX_CONFLICTS = 5;
 
-function status(error: unknown): number | undefined {
-  return (error as { code?: number }).code;
-}
+const status = httpCode;
 
-/** client-node's messages carry every response header; a log line needs the code and the apiserver's message. */
 function failure(what: string, error: unknown): Error {
-  const code = status(error);
-  if (code === undefined) return new Error(`${what}: ${(error as Error).message}`);
-  let message = '';
-  try {
-    message = (JSON.parse(String((error as { body?: unknown }).body)) as { message?: string }).message ?? '';
-  } catch {
-    // not a Status object
-  }
-  return new Error(`${what}: HTTP ${code}${message ? `: ${message}` : ''}`);
+  return new Error(`${what}: ${describeApiError(error)}`);
 }
 
 function decoded(secret: V1Secret): StoredSecret {

@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
 import { missedTemplates } from '../inject/missed.js';
 import { injectionEvent } from '../inject/workload-event.js';
+import { describeApiError } from '../kube/api-errors.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { EventRecorder } from '../kube/event-recorder.js';
 import type { MissedInjections } from '../kube/missed-injections.js';
@@ -39,7 +40,7 @@ export async function startWorkloadFeedback(
       onResult: (result, event, error) => {
         metrics.events.inc({ reason: event.reason, result });
         if (result === 'error' || result === 'dropped') {
-          logger.warn({ err: error, result, reason: event.reason, object: `${event.namespace}/${event.involved.name}` }, 'event not written');
+          logger.warn({ error: error === undefined ? undefined : describeApiError(error), result, reason: event.reason, object: `${event.namespace}/${event.involved.name}` }, 'event not written');
         }
       },
     });
@@ -56,9 +57,9 @@ export async function startWorkloadFeedback(
       onDeletion: (result, pod, error) => {
         metrics.missedInjectionDeletions.inc({ result });
         if (result === 'deleted') logger.info({ pod }, 'deleted a pod that missed its injection; its controller recreates it');
-        else logger.warn({ pod, err: error }, 'could not delete a pod that missed its injection');
+        else logger.warn({ pod, error: describeApiError(error) }, 'could not delete a pod that missed its injection');
       },
-      onError: (error) => logger.warn({ err: error }, 'pod watch of the missed-injection reconciler failed; retrying'),
+      onError: (error) => logger.warn({ error: describeApiError(error) }, 'pod watch of the missed-injection reconciler failed; retrying'),
     });
     reconciler.start();
     logger.info({ mode: config.reconcileMissed }, 'watching pods for missed injections');
