@@ -57,9 +57,11 @@ export class EventRecorder {
     }
   }
 
-  /** Resolves when the queue is empty (tests, shutdown). */
-  async flush(): Promise<void> {
-    while (this.draining) await new Promise((resolve) => setTimeout(resolve, 20));
+  /** Resolves when the queue is empty, or after `timeoutMs`: an unreachable apiserver must not hold up a shutdown. */
+  async flush(timeoutMs = 2_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.draining && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    this.queue.length = 0;
   }
 
   private async drain(): Promise<void> {
