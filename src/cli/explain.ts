@@ -4,7 +4,7 @@ import { namespaceInfoFrom } from '../inject/namespace.js';
 import { findPodSites, misplacedInjectAnnotation, SUPPORTED_KINDS } from '../workloads/pod-templates.js';
 import { parseCommandArgs } from './args.js';
 import type { CliIo } from './io.js';
-import { loadOffline, OFFLINE_HELP, OFFLINE_OPTIONS } from './manifests.js';
+import { creationOf, loadOffline, OFFLINE_HELP, OFFLINE_OPTIONS } from './manifests.js';
 
 const HELP = `Usage: sidecar-injector explain -f FILE|- [options]
 
@@ -60,15 +60,10 @@ export async function runExplain(argv: readonly string[], io: CliIo): Promise<nu
     const { sites, skipped } = findPodSites(object, String(args.values['namespace']));
     for (const kind of skipped) out.push(`${kind}: not a pod or workload; nothing to inject`);
     for (const site of sites) {
-      const namespace = site.namespace ?? 'default';
-      const lines = explainInjection(
-        { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace, pod: site.pod },
-        offline.templates,
-        offline.settings,
-        ns,
-      );
+      const facts = creationOf(site);
+      const lines = explainInjection(facts, offline.templates, offline.settings, ns);
       refused ||= lines[0]?.startsWith('refused') === true;
-      out.push(`${site.label} (namespace ${namespace}): ${lines[0] ?? ''}`, ...lines.slice(1));
+      out.push(`${site.label} (namespace ${facts.namespace}): ${lines[0] ?? ''}`, ...lines.slice(1));
       if (misplaced !== undefined) out.push(`  warning: ${misplaced}`);
     }
   }

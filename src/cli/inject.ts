@@ -6,7 +6,7 @@ import { planInjection } from '../inject/plan.js';
 import { findPodSites, misplacedInjectAnnotation, SUPPORTED_KINDS } from '../workloads/pod-templates.js';
 import { parseCommandArgs } from './args.js';
 import type { CliIo } from './io.js';
-import { loadOffline, OFFLINE_HELP, OFFLINE_OPTIONS } from './manifests.js';
+import { creationOf, loadOffline, OFFLINE_HELP, OFFLINE_OPTIONS } from './manifests.js';
 
 const HELP = `Usage: sidecar-injector inject -f FILE|- [options]
 
@@ -39,13 +39,7 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
     if (misplaced !== undefined) io.stderr(`Warning: ${misplaced}\n`);
     const { sites } = findPodSites(object, String(args.values['namespace']));
     for (const site of sites) {
-      const namespace = site.namespace ?? 'default';
-      const outcome = planInjection(
-        { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace, pod: site.pod },
-        offline.templates,
-        offline.settings,
-        { defaultTemplates: undefined },
-      );
+      const outcome = planInjection(creationOf(site), offline.templates, offline.settings, { defaultTemplates: undefined });
       for (const warning of outcome.warnings) io.stderr(`Warning: ${site.label}: ${warning}\n`);
       if (outcome.result === 'denied') {
         io.stderr(`Error: ${site.label}: ${outcome.message}\n`);

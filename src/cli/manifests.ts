@@ -1,7 +1,8 @@
 // What `inject` and `explain` share: reading manifests and the offline settings.
 import { readFile } from 'node:fs/promises';
 import { parseAllDocuments } from 'yaml';
-import type { InjectionSettings } from '../inject/decide.js';
+import type { AdmissionFacts, InjectionSettings } from '../inject/decide.js';
+import type { PodSite } from '../workloads/pod-templates.js';
 import { formatProblem } from '../templates/compile.js';
 import { loadTemplateDirectory } from '../templates/load-directory.js';
 import type { TemplateSet } from '../templates/model.js';
@@ -53,4 +54,10 @@ export async function loadOffline(command: string, values: Record<string, unknow
     nativeSidecars: values['no-native-sidecars'] !== true,
   };
   return { file, templates: loaded.set, settings, objects };
+}
+
+/** A pod found in a manifest, as the webhook would see its creation. */
+export function creationOf(site: PodSite): AdmissionFacts {
+  const namespace = site.namespace ?? 'default';
+  return { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace, pod: site.pod };
 }
