@@ -8,8 +8,8 @@ import type { Pod } from '../inject/kube-types.js';
 import { controllerOf } from '../inject/workload-event.js';
 import type { KubeConnection } from './connection.js';
 import type { EventRecorder } from './event-recorder.js';
+import { supervise, type SupervisedInformer } from './supervised-informer.js';
 
-const RESTART_DELAY_MS = 2_000;
 const DELETE_SPACING_MS = 1_000;
 
 export interface MissedInjectionsOptions {
@@ -28,9 +28,9 @@ export class MissedInjections {
   private readonly informer: Informer<V1Pod> & ObjectCache<V1Pod>;
   private readonly missed = new Map<string, string>();
   private readonly deletions: Array<{ namespace: string; name: string; uid: string }> = [];
+  private readonly supervised: SupervisedInformer;
   private deleting = false;
   private stopped = false;
-  private restart: NodeJS.Timeout | undefined;
 
   constructor(
     connection: KubeConnection,
@@ -41,19 +41,11 @@ export class MissedInjections {
     this.informer.on('add', (pod) => this.examine(pod));
     this.informer.on('update', (pod) => this.examine(pod));
     this.informer.on('delete', (pod) => this.forget(pod.metadata?.uid));
-    this.informer.on('error', (error: unknown) => {
-      this.options.onError(error);
-      if (this.stopped) return;
-      clearTimeout(this.restart);
-      this.restart = setTimeout(() => void this.informer.start().catch((e: unknown) => this.options.onError(e)), RESTART_DELAY_MS);
-    });
+    this.supervised = supervise(this.informer, { onError: options.onError });
   }
 
   start(): void {
-    this.informer.start().catch((error: unknown) => {
-      this.options.onError(error);
-      if (!this.stopped) this.restart = setTimeout(() => this.start(), RESTART_DELAY_MS);
-    });
+    this.supervised.start();
   }
 
   private forget(uid: string | undefined): void {
@@ -109,7 +101,6 @@ export class MissedInjections {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.restart);
-    await this.informer.stop();
+    await this.supervised.stop();
   }
 }

@@ -9,12 +9,8 @@ import { formatProblem } from '../templates/compile.js';
 import type { MergedTemplates } from '../templates/merged-templates.js';
 import { describeApiError, httpCode } from './api-errors.js';
 import type { KubeConnection } from './connection.js';
+import { supervise, type SupervisedInformer } from './supervised-informer.js';
 import { GROUP, PLURAL, TemplateStatusWriter, VERSION } from './template-status-writer.js';
-
-// Retries back off (a missing CRD would otherwise log every 2 s) but stay
-// short: readiness waits for the first list.
-const RESTART_DELAY_MS = 2_000;
-const MAX_RESTART_DELAY_MS = 10_000;
 
 type SidecarTemplateResource = KubernetesObject & SidecarTemplateObject;
 
@@ -24,9 +20,7 @@ export class TemplateInformer {
   private readonly status: TemplateStatusWriter;
   /** The generation last reported as rejected, per resource: one log line per bad edit. */
   private readonly reported = new Map<string, number>();
-  private failures = 0;
-  private stopped = false;
-  private restart: NodeJS.Timeout | undefined;
+  private readonly supervised: SupervisedInformer;
 
   constructor(
     connection: KubeConnection,
@@ -37,7 +31,6 @@ export class TemplateInformer {
     const api = connection.config.makeApiClient(CustomObjectsApi);
     const list = async (): Promise<KubernetesListObject<SidecarTemplateResource>> => {
       const result = (await api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: PLURAL })) as KubernetesListObject<SidecarTemplateResource>;
-      this.failures = 0;
       // After the informer has taken in the items (synchronously once this resolves).
       setImmediate(() => this.merged.clusterSynced());
       return result;
@@ -60,13 +53,14 @@ export class TemplateInformer {
     this.informer.on('add', (object) => this.changed(object));
     this.informer.on('update', (object) => this.changed(object));
     this.informer.on('delete', (object) => this.deleted(object));
-    this.informer.on('error', (error: unknown) => this.failed(error));
+    // Retries back off, so a missing CRD is not logged every 2 s.
+    this.supervised = supervise(this.informer, { onError: (error) => this.failed(error) });
   }
 
   /** Lists and watches in the background; errors are retried (see failed). */
   start(): void {
     this.merged.useCluster(this.cluster);
-    void this.informer.start().catch((error: unknown) => this.failed(error));
+    this.supervised.start();
   }
 
   /** The directory changed: statuses that name a shadowed file template may need rewriting. */
@@ -75,10 +69,8 @@ export class TemplateInformer {
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.restart);
     this.status.stop();
-    await this.informer.stop();
+    await this.supervised.stop();
   }
 
   private changed(object: SidecarTemplateResource): void {
@@ -118,10 +110,5 @@ export class TemplateInformer {
     const hint = httpCode(error) === 404 ? ' (is the SidecarTemplate CRD installed? see deploy/crds/)' : '';
     this.merged.clusterFailed(`${message}${hint}`);
     this.logger.warn({ error: `${message}${hint}` }, 'SidecarTemplate watch failed; retrying');
-    if (this.stopped) return;
-    clearTimeout(this.restart);
-    const delay = Math.min(RESTART_DELAY_MS * 2 ** this.failures, MAX_RESTART_DELAY_MS);
-    this.failures += 1;
-    this.restart = setTimeout(() => void this.informer.start().catch((e: unknown) => this.failed(e)), delay);
   }
 }
