@@ -108,9 +108,9 @@ describe('inject -f', () => {
   });
 });
 
-describe('the README example', () => {
-  it('prints exactly what the README shows for examples/explain.yaml', async () => {
-    const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+describe('the docs/command-line.md example', () => {
+  it('prints exactly what docs/command-line.md shows for examples/explain.yaml', async () => {
+    const readme = readFileSync(join(ROOT, 'docs', 'command-line.md'), 'utf8');
     const shown = readme.split('$ node dist/main.js explain -f examples/explain.yaml\n')[1]?.split('```')[0];
     const result = await runCli(['explain', '--templates-dir', TEMPLATES_DIR, '-f', join(EXAMPLES_DIR, 'explain.yaml')]);
     expect(result.code).toBe(0);

@@ -46,11 +46,11 @@ describe('loadConfig', () => {
   });
 });
 
-describe('README configuration table', () => {
+describe('docs/running.md configuration table', () => {
   it('lists every flag with its environment variable and default', async () => {
     const { readFileSync } = await import('node:fs');
     const { OPTIONS, envName } = await import('../../src/config/config.js');
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const readme = readFileSync(new URL('../../docs/running.md', import.meta.url), 'utf8');
     for (const option of OPTIONS) {
       const row = readme.split('\n').find((line) => line.startsWith(`| \`--${option.flag}\` |`));
       expect(row).toBeDefined();
