@@ -54,6 +54,7 @@ export async function ensureNodeImages(opts: EnsureNodeImagesOptions = {}): Prom
   const log = opts.log ?? defaultLog;
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   mkdirSync(cacheDir, { recursive: true });
+  removeAbandonedBuilds(cacheDir);
   const platform = hostPlatform();
   const builderHash = await builderInputsHash();
   const images: NodeImage[] = [];
@@ -122,6 +123,17 @@ async function ensureImage(recipe: ImageRecipe, env: Env): Promise<NodeImage> {
     return { name: recipe.name, archive, manifestDigest: layout.manifestDigest, bytes };
   } finally {
     rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Scratch directories of builds that were killed (a finished or failed build
+ * removes its own). An hour old: surely not a build running right now.
+ */
+function removeAbandonedBuilds(cacheDir: string): void {
+  for (const entry of readdirSync(cacheDir)) {
+    const path = join(cacheDir, entry);
+    if (entry.startsWith('.build-') && Date.now() - statSync(path).mtimeMs > 3_600_000) rmSync(path, { recursive: true, force: true });
   }
 }
 
