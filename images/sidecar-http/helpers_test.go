@@ -59,7 +59,7 @@ func waitForLine(t *testing.T, buf interface{ String() string }, pattern string)
 
 // countLines counts the lines of s matching pattern (anchored).
 func countLines(s, pattern string) int {
-	return len(regexp.MustCompile(`(?m)^` + pattern + `$`).FindAllString(s, -1))
+	return len(regexp.MustCompile(`(?m)^`+pattern+`$`).FindAllString(s, -1))
 }
 
 func lineCount(s string) int { return strings.Count(s, "\n") }

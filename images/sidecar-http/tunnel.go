@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -61,22 +63,35 @@ func tunnel(w http.ResponseWriter, r *http.Request, dialer *net.Dialer, lg *logg
 
 // pipe copies client→upstream (up) and upstream→client (down). When one side
 // finishes sending, the other is told with a half-close, so a request/response
-// protocol can still finish; an error in either direction ends both.
+// protocol can still finish; an error in either direction ends both. err is
+// the first real failure: a reset or broken pipe is how many clients end a
+// TLS connection, and "use of closed connection" is the echo of our own close.
 func pipe(client net.Conn, fromClient io.Reader, upstream net.Conn) (up, down int64, err error) {
-	var upErr error
+	var mu sync.Mutex
+	record := func(e error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err == nil && e != nil && !ordinaryEnd(e) {
+			err = e
+		}
+	}
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		up, upErr = io.Copy(upstream, fromClient)
-		endDirection(upstream, upErr)
+		var e error
+		up, e = io.Copy(upstream, fromClient)
+		record(e)
+		endDirection(upstream, e)
 	}()
-	down, err = io.Copy(client, upstream)
-	endDirection(client, err)
+	down, e := io.Copy(client, upstream)
+	record(e)
+	endDirection(client, e)
 	<-finished
-	if err == nil {
-		err = upErr
-	}
 	return up, down, err
+}
+
+func ordinaryEnd(err error) bool {
+	return errors.Is(err, net.ErrClosed) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // endDirection half-closes c after a clean end of input (EOF) and closes it
