@@ -18,6 +18,8 @@ import (
 // failed dial gets a 502 and one line.
 func tunnel(w http.ResponseWriter, r *http.Request, dialer *net.Dialer, lg *logger, tunnels *tunnelSet) {
 	start := time.Now()
+	tun := tunnels.begin()
+	defer tun.end()
 	target := r.Host // for CONNECT, net/http puts the authority (host:port) here
 	fail := func(status int, err error) {
 		http.Error(w, err.Error(), status)
@@ -40,9 +42,8 @@ func tunnel(w http.ResponseWriter, r *http.Request, dialer *net.Dialer, lg *logg
 	}
 	// From here on net/http no longer tracks the connection: the tunnel set
 	// lets a shutdown wait for it and, past the grace period, close it.
-	done := tunnels.add(client, upstream)
+	tun.attach(client, upstream)
 	_ = client.SetDeadline(time.Time{}) // Hijack may leave the header-read deadline set
-	defer done()
 	defer client.Close()
 	defer upstream.Close()
 
@@ -104,29 +105,50 @@ func endDirection(c net.Conn, copyErr error) {
 	_ = c.Close()
 }
 
-// tunnelSet tracks open tunnels for shutdown. Its methods accept a nil set
-// (the interceptor has no tunnels).
+// tunnelSet tracks open tunnels for shutdown. wait and closeAll accept a nil
+// set (the interceptor has no tunnels).
 type tunnelSet struct {
-	mu   sync.Mutex
-	open map[*[]net.Conn]struct{}
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	open    map[*openTunnel]struct{}
+	closing bool // closeAll ran: a tunnel attaching now is closed at once
+	wg      sync.WaitGroup
 }
 
-func newTunnelSet() *tunnelSet { return &tunnelSet{open: map[*[]net.Conn]struct{}{}} }
+type openTunnel struct {
+	set   *tunnelSet
+	conns []net.Conn
+}
 
-// add registers the connections of one tunnel; call the result when it ends.
-func (t *tunnelSet) add(conns ...net.Conn) (done func()) {
-	key := &conns
+func newTunnelSet() *tunnelSet { return &tunnelSet{open: map[*openTunnel]struct{}{}} }
+
+// begin counts a tunnel from its CONNECT request on. That is before the
+// hijack takes the connection out of net/http's accounting, so a shutdown
+// (which waits for net/http's requests first, then for tunnels) cannot miss
+// it. Call end when the tunnel is over.
+func (t *tunnelSet) begin() *openTunnel {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.wg.Add(1)
-	t.open[key] = struct{}{}
-	return func() {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		delete(t.open, key)
-		t.wg.Done()
+	o := &openTunnel{set: t}
+	t.open[o] = struct{}{}
+	return o
+}
+
+// attach records the tunnel's connections so closeAll can close them.
+func (o *openTunnel) attach(conns ...net.Conn) {
+	o.set.mu.Lock()
+	defer o.set.mu.Unlock()
+	o.conns = append(o.conns, conns...)
+	if o.set.closing {
+		closeConns(conns)
 	}
+}
+
+func (o *openTunnel) end() {
+	o.set.mu.Lock()
+	defer o.set.mu.Unlock()
+	delete(o.set.open, o)
+	o.set.wg.Done()
 }
 
 // wait returns nil once every tunnel has ended, or ctx's error.
@@ -152,10 +174,15 @@ func (t *tunnelSet) closeAll() int {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for conns := range t.open {
-		for _, c := range *conns {
-			_ = c.Close()
-		}
+	t.closing = true
+	for o := range t.open {
+		closeConns(o.conns)
 	}
 	return len(t.open)
+}
+
+func closeConns(conns []net.Conn) {
+	for _, c := range conns {
+		_ = c.Close()
+	}
 }
