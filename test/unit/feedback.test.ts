@@ -33,7 +33,7 @@ describe('events on the owning workload', () => {
       namespace: 'shop',
       owner: { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d9', uid: 'rs-uid' },
       reason: 'SidecarInjectionSkipped',
-      message: 'no sidecar injected: unknown template "log-colector" (known: egress-logger, http-prober, log-collector)',
+      message: 'no sidecar injected: unknown template "log-colector" (known: egress-logger, http-interceptor, http-prober, log-collector)',
     });
   });
 
@@ -41,7 +41,7 @@ describe('events on the owning workload', () => {
     const partial = pod('log-collector,nope');
     expect(injectionEvent(partial, 'shop', plan(partial))).toMatchObject({
       reason: 'SidecarInjectionIncomplete',
-      message: 'injected log-collector, but unknown template "nope" (known: egress-logger, http-prober, log-collector)',
+      message: 'injected log-collector, but unknown template "nope" (known: egress-logger, http-interceptor, http-prober, log-collector)',
     });
     expect(injectionEvent(partial, 'shop', plan(partial, { ...warn, onProblem: 'deny' }))).toMatchObject({
       reason: 'SidecarInjectionRefused',

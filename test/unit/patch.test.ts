@@ -3,7 +3,26 @@ import { escapePointer } from '../../src/inject/patch.js';
 import { planInjection } from '../../src/inject/plan.js';
 import type { Pod } from '../../src/inject/kube-types.js';
 import type { TemplateSet } from '../../src/templates/model.js';
-import { builtInTemplates } from '../support/templates.js';
+import { builtInTemplates, setOf, templateDocument } from '../support/templates.js';
+
+// The patch rules need both placements, whatever the built-in templates use:
+// a regular container after the app with a shared volume, and a native
+// sidecar before it with env for the app.
+const ruleTemplates = setOf(
+  templateDocument('shipper', {
+    mode: 'regular',
+    position: 'after',
+    volumes: [{ name: 'shared-logs', emptyDir: {} }],
+    appContainers: { volumeMounts: [{ name: 'shared-logs', mountPath: '/var/log/app' }] },
+    containers: [{ name: 'shipper', image: 'registry.example/shipper:1' }],
+  }),
+  templateDocument('proxy', {
+    mode: 'native',
+    position: 'before',
+    appContainers: { env: ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'PROXY_URL'].map((name) => ({ name, value: 'x' })) },
+    containers: [{ name: 'proxy', image: 'registry.example/proxy:1' }],
+  }),
+);
 
 let templates: TemplateSet;
 beforeAll(async () => {
@@ -13,7 +32,7 @@ beforeAll(async () => {
 function operations(pod: Pod) {
   const outcome = planInjection(
     { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'ns', pod },
-    templates,
+    ruleTemplates,
     { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true },
     { defaultTemplates: undefined },
   );
@@ -28,7 +47,7 @@ describe('patch operations', () => {
   });
 
   it('adds missing arrays whole and patches only what is needed', () => {
-    const pod: Pod = { metadata: { annotations: { 'sidecar.example/inject': 'log-collector' } }, spec: { containers: [{ name: 'app' }] } };
+    const pod: Pod = { metadata: { annotations: { 'sidecar.example/inject': 'shipper' } }, spec: { containers: [{ name: 'app' }] } };
     expect(operations(pod)).toEqual([
       'add /spec/containers/0/volumeMounts',
       'add /spec/volumes',
@@ -39,7 +58,7 @@ describe('patch operations', () => {
 
   it('appends with /- to existing arrays and inserts native sidecars at the head', () => {
     const pod: Pod = {
-      metadata: { annotations: { 'sidecar.example/inject': 'egress-logger,log-collector' } },
+      metadata: { annotations: { 'sidecar.example/inject': 'proxy,shipper' } },
       spec: {
         containers: [{ name: 'app', env: [{ name: 'A' }], volumeMounts: [{ name: 'v', mountPath: '/v' }] }],
         initContainers: [{ name: 'setup' }],
