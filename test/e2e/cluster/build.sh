@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds etcd, kube-apiserver and kube-controller-manager from the Go module
-# proxy into <repo>/.cache/control-plane/<k8s-version>/bin/ for the e2e tests.
+# Builds etcd, kube-apiserver, kube-controller-manager and kube-scheduler (the
+# control plane) plus kubelet and kube-proxy (the node's Kubernetes half; its
+# container runtime comes from test/e2e/node/build.sh) from the Go module proxy
+# into <repo>/.cache/control-plane/<k8s-version>/bin/ for the e2e tests.
 #
 # Skips the build when the binaries there were built from the same inputs
 # (go.mod, go.sum, cmd/ sources and this script; recorded in bin/.inputs-hash).
@@ -26,7 +28,7 @@ minor="${BASH_REMATCH[2]}"
 
 cache_root="${E2E_CONTROL_PLANE_CACHE:-$repo/.cache/control-plane}"
 bin_dir="$cache_root/$k8s_version/bin"
-binaries=(etcd kube-apiserver kube-controller-manager)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 inputs_hash="$(cat go.mod go.sum build.sh $(find cmd -name '*.go' | LC_ALL=C sort) | sha256sum | cut -c1-16)"
 
@@ -63,7 +65,11 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 done
 
 # CGO off like upstream's release builds of these server binaries (static,
-# pure-Go DNS resolver); also means no C toolchain is needed.
+# pure-Go DNS resolver); also means no C toolchain is needed. Upstream links
+# only the kubelet against glibc, and in v1.37 the sole cgo users in its
+# dependency graph are the standard library's net and os/user (glibc resolver
+# and NSS lookups); the pure-Go ones do for a test node that resolves nothing
+# beyond /etc/hosts and the apiserver's address.
 export CGO_ENABLED=0
 
 tmp_dir="$cache_root/$k8s_version/bin.tmp.$$"
