@@ -35,11 +35,19 @@ describe('explain -f', () => {
     const lines = result.stdout.trim().split('\n');
     expect(lines[0]).toBe('Deployment/web (namespace shop): injected: log-collector, egress-logger');
     expect(lines).toContain(
-      '  log-collector: injected (version 1.0.0): containers log-collector; volumes shared-logs; mounts into the app containers: shared-logs at /logs; parameters logPath=/logs',
+      '  log-collector: injected (version 2.0.0): native sidecars (initContainers, restartPolicy Always) log-collector; volumes shared-logs; mounts into the app containers: shared-logs at /logs; parameters logPath=/logs',
     );
     expect(lines.find((l) => l.startsWith('  egress-logger: injected'))).toContain('native sidecars');
-    expect(lines).toContain('  log-colector: not injected: unknown template "log-colector" (known: egress-logger, http-prober, log-collector)');
+    expect(lines).toContain('  log-colector: not injected: unknown template "log-colector" (known: egress-logger, http-interceptor, http-prober, log-collector)');
     expect(lines).toContain('  note: container "app" already sets HTTP_PROXY; kept its value (template "egress-logger")');
+  });
+
+  it('names regular containers as such (--no-native-sidecars places native templates as regular containers)', async () => {
+    const result = await explain(['--no-native-sidecars'], [deployment({}, { 'sidecar.example/inject': 'log-collector', 'sidecar.example/log-collector.logPath': '/logs' })]);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim().split('\n')).toContain(
+      '  log-collector: injected (version 2.0.0): containers log-collector; volumes shared-logs; mounts into the app containers: shared-logs at /logs; parameters logPath=/logs',
+    );
   });
 
   it('warns when the annotation is on the Deployment instead of its pod template', async () => {

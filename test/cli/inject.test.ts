@@ -48,14 +48,18 @@ function podOf(object: Json): Json {
   }
 }
 
+/** log-collector is a native sidecar: an init container with restartPolicy Always, the app containers get the mount. */
 function expectLogCollectorIn(pod: Json, appContainers: string[]): void {
-  expect(names(pod.spec.containers)).toEqual([...appContainers, 'log-collector']);
+  expect(names(pod.spec.containers)).toEqual(appContainers);
+  expect(names(pod.spec.initContainers)).toEqual(['log-collector']);
+  expect(pod.spec.initContainers[0].restartPolicy).toBe('Always');
   expect(names(pod.spec.volumes)).toEqual(['shared-logs']);
-  for (const container of pod.spec.containers) {
+  for (const container of [...pod.spec.containers, ...pod.spec.initContainers]) {
     expect(container.volumeMounts).toContainEqual(expect.objectContaining({ name: 'shared-logs', mountPath: '/var/log/app' }));
   }
   const status = JSON.parse(pod.metadata.annotations[STATUS_ANNOTATION]);
   expect(status.templates.map((t: Json) => t.name)).toEqual(['log-collector']);
+  expect(status.initContainers).toEqual(['log-collector']);
 }
 
 describe('inject -f examples/deployment.yaml', () => {
@@ -72,20 +76,24 @@ describe('inject -f examples/deployment.yaml', () => {
 
   it('injects both sidecars, the shared volume and the mounts into the pod template', () => {
     const pod = deployment.spec.template;
-    expect(names(pod.spec.containers)).toEqual(['web', 'log-collector', 'http-prober']);
+    // Both are native sidecars: init containers with restartPolicy Always, the app container stays alone.
+    expect(names(pod.spec.containers)).toEqual(['web']);
+    expect(names(pod.spec.initContainers)).toEqual(['log-collector', 'http-prober']);
+    expect(pod.spec.initContainers.map((c: Json) => c.restartPolicy)).toEqual(['Always', 'Always']);
     expect(names(pod.spec.volumes)).toEqual(['shared-logs']);
     const web = pod.spec.containers[0];
     expect(web.volumeMounts).toEqual([{ name: 'shared-logs', mountPath: '/var/log/app' }]);
-    const collector = pod.spec.containers[1];
+    const collector = pod.spec.initContainers[0];
     expect(collector.volumeMounts).toEqual([{ name: 'shared-logs', mountPath: '/var/log/app', readOnly: true }]);
-    const prober = pod.spec.containers[2];
+    const prober = pod.spec.initContainers[1];
     expect(prober.env).toContainEqual({ name: 'TARGET_URL', value: 'http://localhost:8080/healthz' });
   });
 
   it('records what it injected in the status annotation', () => {
     const status = JSON.parse(deployment.spec.template.metadata.annotations[STATUS_ANNOTATION]);
     expect(status.templates.map((t: Json) => t.name)).toEqual(['log-collector', 'http-prober']);
-    expect(status.containers).toEqual(['log-collector', 'http-prober']);
+    expect(status.containers).toEqual([]);
+    expect(status.initContainers).toEqual(['log-collector', 'http-prober']);
     expect(status.volumes).toEqual(['shared-logs']);
   });
 
@@ -170,7 +178,7 @@ describe('inject -f - with every workload kind in one multi-document stream', ()
   it('renders {{ pod.namespace }} from the object, else from --namespace', async () => {
     const namespaced = documents(ok(await inject(['-f', WORKLOADS, '--namespace', 'tenant-a'])));
     const podNamespace = (object: Json): string =>
-      podOf(object).spec.containers.find((c: Json) => c.name === 'log-collector').env.find((e: Json) => e.name === 'POD_NAMESPACE').value;
+      podOf(object).spec.initContainers.find((c: Json) => c.name === 'log-collector').env.find((e: Json) => e.name === 'POD_NAMESPACE').value;
     expect(podNamespace(namespaced.find((d) => d.kind === 'Pod'))).toBe('shop');
     expect(podNamespace(namespaced.find((d) => d.kind === 'DaemonSet'))).toBe('kube-tools');
     expect(podNamespace(namespaced.find((d) => d.kind === 'StatefulSet'))).toBe('tenant-a');
@@ -190,7 +198,8 @@ describe('problems', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/^Warning: .*log-colector/m);
     const [deployment] = documents(result.stdout);
-    expect(names(deployment.spec.template.spec.containers)).toEqual(['app', 'log-collector']);
+    expect(names(deployment.spec.template.spec.containers)).toEqual(['app']);
+    expect(names(deployment.spec.template.spec.initContainers)).toEqual(['log-collector']);
   });
 
   it('an unknown template with --on-problem deny → exit 1 with the message', async () => {

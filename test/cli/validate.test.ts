@@ -18,12 +18,12 @@ afterAll(async () => {
   await temps.cleanup();
 });
 
-it('validate templates → exit 0 listing the three built-ins', async () => {
+it('validate templates → exit 0 listing the four built-ins', async () => {
   const result = await runCli(['validate', TEMPLATES_DIR]);
   expect(result.stderr).toBe('');
   expect(result.code).toBe(0);
-  expect(result.stdout).toMatch(/\b3 valid template/);
-  for (const name of ['egress-logger', 'http-prober', 'log-collector']) expect(result.stdout).toContain(name);
+  expect(result.stdout).toMatch(/\b4 valid template/);
+  for (const name of ['egress-logger', 'http-interceptor', 'http-prober', 'log-collector']) expect(result.stdout).toContain(name);
 });
 
 it('a template without a container name → exit 1 naming the file, the template and the field', async () => {

@@ -153,7 +153,7 @@ describe('explainability', () => {
     });
     expect(event).toMatchObject({
       type: 'Warning',
-      message: 'no sidecar injected: unknown template "log-colector" (known: egress-logger, http-prober, log-collector, node-agent, open-agent, …)',
+      message: 'no sidecar injected: unknown template "log-colector" (known: egress-logger, http-interceptor, http-prober, log-collector, node-agent, …)',
       source: { component: 'sidecar-injector' },
     });
 

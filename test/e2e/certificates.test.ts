@@ -10,7 +10,7 @@ import type { ServeProcess } from '../support/serve-process.js';
 import { delay, waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { admissionLines, mutateUrl, waitUntilCalled } from './support/injector.js';
-import { containerNames, INJECT_ANNOTATION, podManifest, uniqueSuffix, type Kube } from './support/kube.js';
+import { containerNames, initContainerNames, INJECT_ANNOTATION, podManifest, uniqueSuffix, type Kube } from './support/kube.js';
 import { caBundles, readCertificateSecret, servedFingerprint, type CertificateSecret } from './support/self-managed.js';
 import { webhookConfiguration } from './support/webhook-configuration.js';
 
@@ -91,8 +91,11 @@ describe('self-managed certificates', () => {
     await waitUntilCalled(kube, a, plain);
     const asked = await kube.core.createNamespacedPod({ namespace: plain, body: podAsking(plain, 'web') as V1Pod });
     const byNamespace = await kube.core.createNamespacedPod({ namespace: optedIn, body: podOf(optedIn, 'web') as V1Pod });
-    expect(containerNames(asked)).toEqual(['app', 'log-collector']);
-    expect(containerNames(byNamespace)).toEqual(['app', 'log-collector']);
+    // log-collector is a native sidecar: an init container next to the app container.
+    for (const pod of [asked, byNamespace]) {
+      expect(containerNames(pod)).toEqual(['app']);
+      expect(initContainerNames(pod)).toEqual(['log-collector']);
+    }
     // Each process answered one of them (log lines are written in batches, hence the wait).
     for (const [serve, namespace] of [[a, plain], [b, optedIn]] as const) {
       await waitFor(`port ${serve.port} to log the admission of ${namespace}/web`, () =>
@@ -128,7 +131,7 @@ describe('self-managed certificates', () => {
       const podName = `p-${created}`;
       try {
         const pod = await kube.core.createNamespacedPod({ namespace, body: (namespace === plain ? podAsking(namespace, podName) : podOf(namespace, podName)) as V1Pod });
-        if (!containerNames(pod).includes('log-collector')) notInjected.push(`${namespace}/${podName}`);
+        if (!initContainerNames(pod).includes('log-collector')) notInjected.push(`${namespace}/${podName}`);
       } catch (error) {
         failures.push(`${new Date().toISOString()} ${namespace}/${podName}: ${(error as { body?: string }).body ?? String(error)}`);
       }

@@ -185,7 +185,7 @@ describe('a SidecarTemplate resource, changed while the webhook runs', () => {
 
 describe('precedence over the templates directory', () => {
   it('j. a resource named like a file template wins (status says so); deleting it brings the file template back', async () => {
-    const file = parse(readFileSync(join(TEMPLATES_DIR, 'log-collector.yaml'), 'utf8')) as { spec: { containers: Array<Record<string, unknown>> } };
+    const file = parse(readFileSync(join(TEMPLATES_DIR, 'log-collector.yaml'), 'utf8')) as { spec: { version: string; containers: Array<Record<string, unknown>> } };
     const spec = { ...file.spec, version: '2.0.0-cluster', containers: [{ ...file.spec.containers[0], image: 'registry.example/cluster-log-collector:2' }] };
     await kube.mustApply(sidecarTemplate('log-collector', spec));
 
@@ -196,7 +196,7 @@ describe('precedence over the templates directory', () => {
     expect(stored.status?.conditions?.[0]?.message).toContain(`it takes precedence over the file template ${join(injector.templatesDir, 'log-collector.yaml')}`);
 
     expect(await kube.kubectl(['delete', 'sidecartemplate', 'log-collector'])).toMatchObject({ code: 0 });
-    await waitForInjection(kube, namespace, 'log-collector', (p) => versionOf('log-collector')(p) === '1.0.0');
+    await waitForInjection(kube, namespace, 'log-collector', (p) => versionOf('log-collector')(p) === file.spec.version);
     const { pod: after } = await createPod('file-again', 'log-collector');
     expect(container(after, 'log-collector')?.image).toBe('docker.io/library/busybox:1.37');
   });

@@ -107,7 +107,8 @@ describe('reinvocation (IfNeeded) beside a second mutating webhook', () => {
       // ServiceAccount token mount; round 2 (after the ServiceAccount plugin re-ran) with it.
       const secondCalls = second.calls.filter((c) => c.namespace === namespace && c.pod === 'twice');
       expect(secondCalls.length).toBeGreaterThanOrEqual(2);
-      expect(secondCalls[0]).toMatchObject({ initContainers: ['egress-logger'], containers: ['app', 'log-collector', 'http-prober'], hadLabel: false });
+      // All three are native sidecars: log-collector and egress-logger (before) as asked, http-prober (after) last.
+      expect(secondCalls[0]).toMatchObject({ initContainers: ['log-collector', 'egress-logger', 'http-prober'], containers: ['app'], hadLabel: false });
       expect(secondCalls[0]?.tokenMounted).toEqual(['app']);
       expect(secondCalls[1]?.hadLabel).toBe(true);
       expect(secondCalls[1]?.tokenMounted.sort()).toEqual(['app', 'egress-logger', 'http-prober', 'log-collector']);
@@ -153,7 +154,9 @@ describe('failurePolicy Fail with the webhook down, and timeouts', () => {
     injector = await e.startInjector([], { port: injector.port, certDir: injector.certDir, templatesDir: injector.templatesDir });
     await waitUntilCalled(kube, injector, namespace);
     expect(await kube.apply(podManifest({ name: 'asks', namespace, annotations: asked('log-collector') }))).toMatchObject({ code: 0 });
-    expect(containerNames(await kube.readPod(namespace, 'asks'))).toEqual(['app', 'log-collector']);
+    const asks = await kube.readPod(namespace, 'asks');
+    expect(containerNames(asks)).toEqual(['app']);
+    expect(initContainerNames(asks)).toEqual(['log-collector']);
   });
 
   it('i2. a webhook slower than timeoutSeconds: Fail refuses with a timeout, Ignore admits the pod without sidecars', async () => {
@@ -193,6 +196,7 @@ describe('failurePolicy Fail with the webhook down, and timeouts', () => {
       expect(admitted).toMatchObject({ code: 0 });
       const pod = await kube.readPod(namespace, 'slow');
       expect(containerNames(pod)).toEqual(['app']);
+      expect(initContainerNames(pod)).toEqual([]);
       expect(volumeNames(pod)).not.toContain('shared-logs');
       expect(pod.metadata?.annotations?.[STATUS_ANNOTATION]).toBeUndefined();
     } finally {

@@ -16,12 +16,27 @@ import { installArgs, installStandInCrds, mustHelm, serviceAccountKubeconfig, te
 import { freePort } from '../support/http.js';
 import { admissionsFor, mutateUrl, waitUntilCalled } from './support/injector.js';
 import { caBundles, readCertificateSecret, servedFingerprint } from './support/self-managed.js';
-import { containerNames, injectionStatus, INJECT_ANNOTATION, podManifest, podTemplate, uniqueSuffix, volumeNames, type Kube } from './support/kube.js';
+import {
+  containerNames,
+  initContainerNames,
+  injectionStatus,
+  INJECT_ANNOTATION,
+  podManifest,
+  podTemplate,
+  uniqueSuffix,
+  volumeNames,
+  type Kube,
+} from './support/kube.js';
 
 jest.setTimeout(120_000);
 
 let env: E2eEnvironment | undefined;
 let kube: Kube;
+
+/** The pod's containers and init containers; log-collector, a native sidecar, is an init container. */
+const namesOf = (pod: k8s.V1Pod) => ({ containers: containerNames(pod), initContainers: initContainerNames(pod) });
+const WITH_LOG_COLLECTOR = { containers: ['app'], initContainers: ['log-collector'] };
+const UNINJECTED = { containers: ['app'], initContainers: [] };
 
 const RESTRICTED = {
   'pod-security.kubernetes.io/enforce': 'restricted',
@@ -101,7 +116,8 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
     const result = await kube.apply(podManifest({ name: 'web', namespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }));
     expect(result).toMatchObject({ code: 0 });
     const pod = await kube.readPod(namespace, 'web');
-    expect(containerNames(pod)).toEqual(['app', 'log-collector']);
+    expect(namesOf(pod)).toEqual(WITH_LOG_COLLECTOR);
+    expect(pod.spec?.initContainers?.[0]?.restartPolicy).toBe('Always');
     expect(volumeNames(pod)).toContain('shared-logs');
     expect(injectionStatus(pod)?.templates.map((t) => t.name)).toEqual(['log-collector']);
   });
@@ -109,14 +125,14 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
   it('an unannotated pod of an opted-in namespace is injected with the namespace defaults', async () => {
     const namespace = await kube.createOptedInNamespace('helm-optin', 'log-collector');
     expect(await kube.apply(podManifest({ name: 'web', namespace }))).toMatchObject({ code: 0 });
-    expect(containerNames(await kube.readPod(namespace, 'web'))).toEqual(['app', 'log-collector']);
+    expect(namesOf(await kube.readPod(namespace, 'web'))).toEqual(WITH_LOG_COLLECTOR);
   });
 
   it('pods of the release namespace never reach the webhook', async () => {
     const name = `own-${uniqueSuffix()}`;
     const result = await kube.apply(podManifest({ name, namespace: releaseNamespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }), ['--dry-run=server', '-o', 'json']);
     expect(result).toMatchObject({ code: 0 });
-    expect(containerNames(JSON.parse(result.stdout) as k8s.V1Pod)).toEqual(['app']);
+    expect(namesOf(JSON.parse(result.stdout) as k8s.V1Pod)).toEqual(UNINJECTED);
     expect(admissionsFor(injector, releaseNamespace, name)).toEqual([]);
   });
 
@@ -184,7 +200,7 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
     expect(await caBundles(kube, configurationName)).toEqual(before);
     const namespace = await kube.createNamespace('helm-upgraded');
     expect(await kube.apply(podManifest({ name: 'web', namespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }))).toMatchObject({ code: 0 });
-    expect(containerNames(await kube.readPod(namespace, 'web'))).toEqual(['app', 'log-collector']);
+    expect(namesOf(await kube.readPod(namespace, 'web'))).toEqual(WITH_LOG_COLLECTOR);
   });
 
   it('the webhook, running as the chart\'s ServiceAccount, was never refused by RBAC', () => {
@@ -201,11 +217,11 @@ describe('helm install with webhook.url pointing at the local webhook', () => {
       'the apiserver to stop calling the webhook',
       async () => {
         const result = await kube.apply(podManifest({ name: 'web', namespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }), ['--dry-run=server', '-o', 'json']);
-        const found = containerNames(JSON.parse(result.stdout) as k8s.V1Pod);
-        return found.length === 1 ? found : undefined;
+        const found = namesOf(JSON.parse(result.stdout) as k8s.V1Pod);
+        return found.initContainers.length === 0 ? found : undefined;
       },
       { timeoutMs: 15_000, intervalMs: 250 },
     );
-    expect(names).toEqual(['app']);
+    expect(names).toEqual(UNINJECTED);
   });
 });

@@ -49,7 +49,10 @@ describe('a pod that asks for a sidecar', () => {
     expect(result).toMatchObject({ code: 0 });
 
     const pod = await kube.readPod(namespace, 'web');
-    expect(containerNames(pod)).toEqual(['app', 'log-collector']);
+    // A native sidecar: an init container with restartPolicy Always; the app container stays alone.
+    expect(containerNames(pod)).toEqual(['app']);
+    expect(initContainerNames(pod)).toEqual(['log-collector']);
+    expect(pod.spec?.initContainers?.[0]?.restartPolicy).toBe('Always');
     const volume = pod.spec?.volumes?.find((v) => v.name === 'shared-logs');
     expect(volume?.emptyDir).toEqual({});
     expect(mountPaths(container(pod, 'app'))).toContain('/var/log/app');
@@ -63,7 +66,7 @@ describe('a pod that asks for a sidecar', () => {
 });
 
 describe('pods created by controllers (generateName, namespace only in the request)', () => {
-  it('b. the pods of a Deployment asking for egress-logger (and log-collector) get the native sidecar, the proxy env and the request namespace', async () => {
+  it('b. the pods of a Deployment asking for egress-logger (and log-collector) get the native sidecars, the proxy env and the request namespace', async () => {
     const namespace = await kube.createNamespace('e2e-b');
     const labels = { app: `shop-${uniqueSuffix()}` };
     await kube.mustApply({
@@ -75,9 +78,10 @@ describe('pods created by controllers (generateName, namespace only in the reque
 
     const pod = await waitForControllerPod(kube, namespace, `app=${labels.app}`);
     expect(pod.metadata?.generateName).toMatch(/^shop-/);
-    expect(initContainerNames(pod)[0]).toBe('egress-logger');
-    expect(pod.spec?.initContainers?.[0]?.restartPolicy).toBe('Always');
-    expect(containerNames(pod)).toEqual(['app', 'log-collector']);
+    // Both native, position before, in the order asked for.
+    expect(initContainerNames(pod)).toEqual(['egress-logger', 'log-collector']);
+    expect(pod.spec?.initContainers?.map((c) => c.restartPolicy)).toEqual(['Always', 'Always']);
+    expect(containerNames(pod)).toEqual(['app']);
     expect(envValue(container(pod, 'app'), 'HTTP_PROXY')).toBe('http://127.0.0.1:15001');
     // {{ pod.namespace }} rendered from the request for a pod that had only generateName.
     expect(envValue(container(pod, 'log-collector'), 'POD_NAMESPACE')).toBe(namespace);
@@ -98,14 +102,15 @@ describe('namespace opt-in', () => {
       'the webhook to inject the namespace default (its namespace cache caught up)',
       async () => {
         const dry = await kube.apply(podManifest({ name: 'probe', namespace: optedIn }), ['--dry-run=server', '-o', 'json']);
-        return dry.code === 0 && containerNames(JSON.parse(dry.stdout) as k8s.V1Pod).includes('http-prober') ? true : undefined;
+        return dry.code === 0 && initContainerNames(JSON.parse(dry.stdout) as k8s.V1Pod).includes('http-prober') ? true : undefined;
       },
       { timeoutMs: 30_000, intervalMs: 250 },
     );
 
     expect(await kube.apply(podManifest({ name: 'plain', namespace: optedIn }))).toMatchObject({ code: 0 });
     const plain = await kube.readPod(optedIn, 'plain');
-    expect(containerNames(plain)).toEqual(['app', 'http-prober']);
+    expect(containerNames(plain)).toEqual(['app']);
+    expect(initContainerNames(plain)).toEqual(['http-prober']);
     expect(injectionStatus(plain)?.templates.map((t) => t.name)).toEqual(['http-prober']);
 
     expect(await kube.apply(podManifest({ name: 'opted-out', namespace: optedIn, annotations: asked('false') }))).toMatchObject({ code: 0 });
@@ -165,7 +170,9 @@ describe('templates together', () => {
     const pod = await kube.readPod(namespace, 'all');
     const everyContainer = [...containerNames(pod), ...initContainerNames(pod)];
     expect(countNames(everyContainer)).toEqual({ app: 1, 'log-collector': 1, 'http-prober': 1, 'egress-logger': 1 });
-    expect(initContainerNames(pod)).toEqual(['egress-logger']);
+    // All native: log-collector and egress-logger (before) in the order asked for, http-prober (after) last.
+    expect(initContainerNames(pod)).toEqual(['log-collector', 'egress-logger', 'http-prober']);
+    expect(containerNames(pod)).toEqual(['app']);
     expect(countNames(volumeNames(pod))['shared-logs']).toBe(1);
     expect(injectionStatus(pod)?.templates.map((t) => t.name).sort()).toEqual(['egress-logger', 'http-prober', 'log-collector']);
   });
@@ -181,7 +188,8 @@ describe('dry run', () => {
     ]);
     expect(result).toMatchObject({ code: 0 });
     const printed = JSON.parse(result.stdout) as k8s.V1Pod;
-    expect(containerNames(printed)).toEqual(['app', 'log-collector']);
+    expect(containerNames(printed)).toEqual(['app']);
+    expect(initContainerNames(printed)).toEqual(['log-collector']);
     expect(volumeNames(printed)).toContain('shared-logs');
     expect(injectionStatus(printed)?.templates[0]?.name).toBe('log-collector');
 
@@ -200,7 +208,8 @@ describe('an unknown template', () => {
     expect(result.stderr).toContain('no-such-template');
 
     const pod = await kube.readPod(namespace, 'typo');
-    expect(containerNames(pod)).toEqual(['app', 'log-collector']);
+    expect(containerNames(pod)).toEqual(['app']);
+    expect(initContainerNames(pod)).toEqual(['log-collector']);
     expect(injectionStatus(pod)?.templates.map((t) => t.name)).toEqual(['log-collector']);
   });
 

@@ -8,7 +8,7 @@ import type { ServeProcess } from '../support/serve-process.js';
 import { delay, waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { waitUntilCalled } from './support/injector.js';
-import { containerNames, INJECT_ANNOTATION, podManifest, podTemplate, type Kube } from './support/kube.js';
+import { containerNames, initContainerNames, INJECT_ANNOTATION, podManifest, podTemplate, type Kube } from './support/kube.js';
 import { metricValue } from './support/metrics.js';
 
 jest.setTimeout(180_000);
@@ -28,6 +28,11 @@ afterAll(async () => {
 }, 60_000);
 
 const asked = { [INJECT_ANNOTATION]: 'log-collector' };
+
+/** The pod's containers and init containers: log-collector, when injected, is a native sidecar (an init container). */
+const namesOf = (pod: k8s.V1Pod) => ({ containers: containerNames(pod), initContainers: initContainerNames(pod) });
+const UNINJECTED = { containers: ['app'], initContainers: [] };
+const INJECTED = { containers: ['app'], initContainers: ['log-collector'] };
 
 async function podsOf(namespace: string, labelSelector: string): Promise<k8s.V1Pod[]> {
   return (await kube.core.listNamespacedPod({ namespace, labelSelector })).items;
@@ -52,7 +57,7 @@ describe('pods created while the webhook was down (failurePolicy Ignore)', () =>
       const pods = await podsOf(namespace, 'app=web');
       return pods.length === 2 ? pods : undefined;
     });
-    for (const pod of missed) expect(containerNames(pod)).toEqual(['app']);
+    for (const pod of missed) expect(namesOf(pod)).toEqual(UNINJECTED);
     const missedUids = missed.map((p) => p.metadata?.uid);
 
     // Report mode, on a process the apiserver does not call: counts, writes Events, deletes nothing.
@@ -87,10 +92,10 @@ describe('pods created while the webhook was down (failurePolicy Ignore)', () =>
       },
       { timeoutMs: 60_000, intervalMs: 500 },
     );
-    for (const pod of replaced) expect(containerNames(pod)).toEqual(['app', 'log-collector']);
+    for (const pod of replaced) expect(namesOf(pod)).toEqual(INJECTED);
     expect(await metricValue(injector, 'sidecar_injector_missed_injection_deletions_total{result="deleted"}')).toBe(2);
     // Nothing to do for the bare pod but report it; the unasked pod is no concern.
-    expect(containerNames(await kube.readPod(namespace, 'bare'))).toEqual(['app']);
+    expect(namesOf(await kube.readPod(namespace, 'bare'))).toEqual(UNINJECTED);
     expect(await metricValue(injector, 'sidecar_injector_missed_injections')).toBe(1);
     expect(await kube.podExists(namespace, 'unasked')).toBe(true);
   });

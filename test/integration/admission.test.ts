@@ -45,8 +45,9 @@ describe('POST /mutate with the default settings', () => {
     const operations = decodePatch(response.patch);
     expect(operations.length).toBeGreaterThan(0);
     const pod = applyTo(review.request.object, operations);
-    const containers = pod.spec.containers.map((c: Json) => c.name);
-    expect(containers).toEqual(['web', 'log-collector']);
+    // log-collector is a native sidecar: an init container with restartPolicy Always.
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['web']);
+    expect(pod.spec.initContainers).toEqual([expect.objectContaining({ name: 'log-collector', restartPolicy: 'Always' })]);
     expect(pod.spec.volumes.map((v: Json) => v.name)).toEqual(['kube-api-access-x7k2p', 'shared-logs']);
     const web = pod.spec.containers[0];
     expect(web.volumeMounts).toContainEqual(expect.objectContaining({ name: 'shared-logs', mountPath: '/var/log/app' }));
@@ -157,7 +158,8 @@ describe('POST /mutate with the default settings', () => {
     expect(response.allowed).toBe(true);
     expect(response.warnings).toEqual([expect.stringContaining('no-such-sidecar')]);
     const pod = applyTo(review.request.object, decodePatch(response.patch));
-    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['web', 'log-collector']);
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['web']);
+    expect(pod.spec.initContainers.map((c: Json) => c.name)).toEqual(['log-collector']);
   });
 
   it('warns and allows without a patch when only unknown templates are asked for', async () => {
@@ -227,7 +229,8 @@ describe('POST /mutate with --default-templates http-prober', () => {
     await hook?.stop();
   });
 
-  async function containersAfter(inject: string | null): Promise<string[] | undefined> {
+  /** The names of the sidecars injected (the built-ins are native: init containers); the app containers stay as they were. */
+  async function sidecarsAfter(inject: string | null): Promise<string[] | undefined> {
     const review = podReview({ inject });
     const response = (await hook.review(review)).response;
     expect(response.allowed).toBe(true);
@@ -235,23 +238,25 @@ describe('POST /mutate with --default-templates http-prober', () => {
       expect(response).not.toHaveProperty('patchType');
       return undefined;
     }
-    return applyTo(review.request.object, decodePatch(response.patch)).spec.containers.map((c: Json) => c.name);
+    const pod = applyTo(review.request.object, decodePatch(response.patch));
+    expect(pod.spec.containers.map((c: Json) => c.name)).toEqual(['web']);
+    return (pod.spec.initContainers ?? []).map((c: Json) => c.name);
   }
 
   it('injects the defaults into a pod without the annotation (its namespace opted in)', async () => {
-    expect(await containersAfter(null)).toEqual(['web', 'http-prober']);
+    expect(await sidecarsAfter(null)).toEqual(['http-prober']);
   });
 
   it('injects the defaults for inject: "true"', async () => {
-    expect(await containersAfter('true')).toEqual(['web', 'http-prober']);
+    expect(await sidecarsAfter('true')).toEqual(['http-prober']);
   });
 
   it('injects nothing for inject: "false"', async () => {
-    expect(await containersAfter('false')).toBeUndefined();
+    expect(await sidecarsAfter('false')).toBeUndefined();
   });
 
   it('injects exactly the named templates when the pod names them', async () => {
-    expect(await containersAfter('log-collector')).toEqual(['web', 'log-collector']);
+    expect(await sidecarsAfter('log-collector')).toEqual(['log-collector']);
   });
 });
 

@@ -46,7 +46,7 @@ describe('with valid templates', () => {
     const result = await hook.request({ path: '/readyz' });
     expect(result.status).toBe(200);
     const body = parseJson<Readiness>(result);
-    expect(body.templates).toEqual(['egress-logger', 'http-prober', 'log-collector']);
+    expect(body.templates).toEqual(['egress-logger', 'http-interceptor', 'http-prober', 'log-collector']);
     expect(body.problems).toEqual([]);
   });
 
@@ -75,7 +75,7 @@ describe('with valid templates', () => {
     expect(sample(text, 'sidecar_injector_admission_duration_seconds_bucket', { result: 'injected', le: '+Inf' })).toBe(3);
     expect(sample(text, 'sidecar_injector_problems_total', { reason: 'unknown_template' })).toBe(1);
     expect(sample(text, 'sidecar_injector_bad_requests_total', { code: 'INVALID_JSON' })).toBe(1);
-    expect(sample(text, 'sidecar_injector_templates_loaded')).toBe(3);
+    expect(sample(text, 'sidecar_injector_templates_loaded')).toBe(4);
 
     const notAfter = new Date(new X509Certificate(await readFile(join(hook.certDir, 'tls.crt'))).validTo).getTime() / 1000;
     expect(sample(text, 'sidecar_injector_certificate_expiry_timestamp_seconds')).toBe(notAfter);
@@ -146,7 +146,7 @@ describe('with an invalid template at startup', () => {
       const result = await hook.request({ path: '/readyz' });
       return result.status === 200 ? parseJson<Readiness>(result) : undefined;
     });
-    expect(body.templates).toEqual(['broken', 'egress-logger', 'http-prober', 'log-collector']);
+    expect(body.templates).toEqual(['broken', 'egress-logger', 'http-interceptor', 'http-prober', 'log-collector']);
     const response = (await hook.review(podReview({ inject: 'broken' }))).response;
     expect(response.patchType).toBe('JSONPatch');
   });

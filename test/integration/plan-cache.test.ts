@@ -29,8 +29,11 @@ async function lookups(result: 'hit' | 'miss'): Promise<number> {
 }
 
 function collectorImage(response: Json): string | undefined {
-  const added = decodePatch(response.response.patch).find((op: Json) => op.value?.name === 'log-collector');
-  return added?.value.image;
+  // A native sidecar: the example pod has no init containers, so it comes within the whole added array.
+  const added = decodePatch(response.response.patch)
+    .flatMap((op: Json) => (Array.isArray(op.value) ? op.value : [op.value]))
+    .find((value: Json) => value?.name === 'log-collector');
+  return added?.image;
 }
 
 describe('plan cache', () => {

@@ -46,13 +46,22 @@ afterAll(async () => {
   await temps.cleanup();
 });
 
-async function injectedContainers(templates: string): Promise<string[] | undefined> {
+/** The pod's container and init container names after the webhook's patch; undefined when nothing is injected. */
+async function injected(templates: string): Promise<{ containers: string[]; initContainers: string[] } | undefined> {
   const review = podReview({ inject: templates });
   const response = (await hook.review(review)).response;
   if (response.patch === undefined) return undefined;
   const pod = jsonpatch.applyPatch(structuredClone(review.request.object), decodePatch(response.patch), true, false).newDocument;
-  return pod.spec.containers.map((c: Json) => c.name);
+  return { containers: pod.spec.containers.map((c: Json) => c.name), initContainers: (pod.spec.initContainers ?? []).map((c: Json) => c.name) };
 }
+
+/** The pod's container names after the webhook's patch (where the regular-mode test templates go). */
+async function injectedContainers(templates: string): Promise<string[] | undefined> {
+  return (await injected(templates))?.containers;
+}
+
+// log-collector is a native sidecar: an init container next to the unchanged app container.
+const LOG_COLLECTOR_INJECTED = { containers: ['web'], initContainers: ['log-collector'] };
 
 async function metrics(): Promise<string> {
   return (await hook.request({ path: '/metrics' })).body;
@@ -67,10 +76,11 @@ describe('a plain directory, files written in place or renamed in', () => {
     await hook?.stop();
   });
 
-  it('starts with the three built-in templates and no stdout-echo', async () => {
+  it('starts with the four built-in templates and no stdout-echo', async () => {
     expect(await injectedContainers('stdout-echo')).toBeUndefined();
     expect(parseJson<{ templates: string[] }>(await hook.request({ path: '/readyz' })).templates).toEqual([
       'egress-logger',
+      'http-interceptor',
       'http-prober',
       'log-collector',
     ]);
@@ -100,11 +110,17 @@ describe('a plain directory, files written in place or renamed in', () => {
 
     // The set in force is the last good one: the added template still injects, the bad one does not.
     expect(await injectedContainers('stdout-echo')).toEqual(['web', 'stdout-echo']);
-    expect(await injectedContainers('log-collector')).toEqual(['web', 'log-collector']);
+    expect(await injected('log-collector')).toEqual(LOG_COLLECTOR_INJECTED);
     expect(await injectedContainers('half-written')).toBeUndefined();
     const result = await hook.request({ path: '/readyz' });
     expect(result.status).toBe(200);
-    expect(parseJson<{ templates: string[] }>(result).templates).toEqual(['egress-logger', 'http-prober', 'log-collector', 'stdout-echo']);
+    expect(parseJson<{ templates: string[] }>(result).templates).toEqual([
+      'egress-logger',
+      'http-interceptor',
+      'http-prober',
+      'log-collector',
+      'stdout-echo',
+    ]);
 
     const rejected = hook.logs.withMessage('templates rejected; the last good set stays in force');
     expect(rejected.length).toBeGreaterThan(0);
@@ -123,7 +139,7 @@ describe('a mounted ConfigMap (kubelet swaps the ..data symlink)', () => {
   const builtIns: Record<string, string> = {};
 
   beforeAll(async () => {
-    for (const name of ['egress-logger.yaml', 'http-prober.yaml', 'log-collector.yaml']) {
+    for (const name of ['egress-logger.yaml', 'http-interceptor.yaml', 'http-prober.yaml', 'log-collector.yaml']) {
       builtIns[name] = await readFile(join(TEMPLATES_DIR, name), 'utf8');
     }
     const templatesDir = await temps.make('configmap');
@@ -136,7 +152,7 @@ describe('a mounted ConfigMap (kubelet swaps the ..data symlink)', () => {
   });
 
   it('loads the templates through the symlinks', async () => {
-    expect(await injectedContainers('log-collector')).toEqual(['web', 'log-collector']);
+    expect(await injected('log-collector')).toEqual(LOG_COLLECTOR_INJECTED);
   });
 
   it('picks up a ConfigMap update that adds a template', async () => {
