@@ -1,5 +1,6 @@
-// Runs the e2e control plane by hand:
-//   tsx test/e2e/harness/cluster-cli.ts up      start it and stay in the foreground until Ctrl-C
+// Runs the e2e cluster by hand:
+//   tsx test/e2e/harness/cluster-cli.ts up      start the control plane and a node (root needed), stay in the
+//                                                foreground until Ctrl-C; --no-node: the control plane only
 //   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
 //   tsx test/e2e/harness/cluster-cli.ts webhook [URL] [CA-FILE]
 //       print the MutatingWebhookConfiguration the chart ships, pointed at a
@@ -11,21 +12,26 @@
 import { readFileSync } from 'node:fs';
 import { webhookConfiguration } from '../support/webhook-configuration.js';
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
+import { ensureNodeRuntime, startNode, type ClusterNode } from './node.js';
+import { ensureNodeImages } from '../node/images/build.js';
 
-const usage = 'usage: cluster-cli.ts up [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
+const usage = 'usage: cluster-cli.ts up [--no-node] [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
 
-async function up(keepWorkDir: boolean): Promise<number> {
-  const cp = await startControlPlane({ keepWorkDir });
+async function up(withNode: boolean, keepWorkDir: boolean): Promise<number> {
+  const cp = await startControlPlane({ keepWorkDir, scheduler: withNode });
+  let node: ClusterNode | undefined;
   let stopping = false;
   const stop = async (why: string, code: number) => {
     if (stopping) return;
     stopping = true;
-    console.error(`\n${why}: stopping the control plane…`);
-    try {
-      await cp.stop();
-    } catch (err) {
-      console.error((err as Error).message);
-      code = 1;
+    console.error(`\n${why}: stopping the cluster…`);
+    for (const component of [node, cp]) {
+      try {
+        await component?.stop();
+      } catch (err) {
+        console.error((err as Error).message);
+        code = 1;
+      }
     }
     process.exit(code);
   };
@@ -34,13 +40,25 @@ async function up(keepWorkDir: boolean): Promise<number> {
   process.on('SIGINT', () => void stop('SIGINT', 0));
   process.on('SIGTERM', () => void stop('SIGTERM', 0));
   void cp.died.then((msg) => stop(`a component died:\n${msg}`, 1));
+  if (withNode) {
+    try {
+      node = await startNode(cp, { keepWorkDir });
+    } catch (err) {
+      console.error((err as Error).message);
+      await stop('the node did not start', 1);
+    }
+    void node?.died.then((msg) => stop(`a node component died:\n${msg}`, 1));
+  }
 
+  const what = node
+    ? `etcd, kube-apiserver, kube-controller-manager, kube-scheduler; node ${node.name} (${node.ip}):
+containerd, kubelet, kube-proxy, with the images ${node.images.join(', ')}`
+    : 'etcd, kube-apiserver, kube-controller-manager; no node, so Pods stay Pending';
   console.log(`
-Kubernetes control plane is up (etcd, kube-apiserver, kube-controller-manager; no scheduler/kubelet,
-so Pods stay Pending).
+Kubernetes cluster is up (${what}).
   server:     ${cp.server}
   kubeconfig: ${cp.kubeconfigPath}
-  logs:       ${cp.workDir}/*.log
+  logs:       ${cp.workDir}/*.log${node ? ` ${node.dir}/*.log` : ''}
 
   export KUBECONFIG=${cp.kubeconfigPath}
 
@@ -54,10 +72,13 @@ async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
     case 'up':
-      return up(rest.includes('--keep-work-dir'));
+      return up(!rest.includes('--no-node'), rest.includes('--keep-work-dir'));
     case 'build': {
+      // Everything `up` and the e2e suite need: binaries and node images.
       const bins = await ensureControlPlaneBinaries();
       console.log(bins.binDir);
+      console.log(await ensureNodeRuntime());
+      for (const image of await ensureNodeImages()) console.log(image.archive);
       return 0;
     }
     case 'webhook': {

@@ -1,14 +1,15 @@
 // A real, throwaway Kubernetes control plane for e2e tests: etcd,
-// kube-apiserver and kube-controller-manager built from source by
-// test/e2e/cluster/build.sh, listening on 127.0.0.1 only. There is no
-// scheduler or kubelet, so Pods stay Pending; tests assert on stored objects.
-import { spawn } from 'node:child_process';
+// kube-apiserver, kube-controller-manager and (on request) kube-scheduler,
+// built from source by test/e2e/cluster/build.sh, listening on 127.0.0.1
+// only. Without a node (node.ts) Pods stay Pending and tests assert on stored
+// objects; with one they run.
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runBuildScript } from './build-script.js';
 import { createCA, createRsaKeyPairPem, issueCert, type CertAuthority } from './pki.js';
 import {
   describeExit,
@@ -28,6 +29,9 @@ export interface ControlPlaneBinaries {
   etcd: string;
   kubeApiserver: string;
   kubeControllerManager: string;
+  kubeScheduler: string;
+  kubelet: string;
+  kubeProxy: string;
 }
 
 export interface StartOptions {
@@ -43,6 +47,8 @@ export interface StartOptions {
   keepWorkDir?: boolean;
   /** Budget for the whole startup once binaries exist. Default 120 s. */
   startTimeoutMs?: number;
+  /** Also run kube-scheduler (needed once a node can run the pods). */
+  scheduler?: boolean;
 }
 
 export interface ControlPlane {
@@ -56,12 +62,14 @@ export interface ControlPlane {
   adminCertPem: string;
   adminKeyPem: string;
   workDir: string;
-  pids: { etcd: number; kubeApiserver: number; kubeControllerManager: number };
-  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number };
-  logs: { etcd: string; kubeApiserver: string; kubeControllerManager: string };
+  pids: { etcd: number; kubeApiserver: number; kubeControllerManager: number; kubeScheduler?: number };
+  ports: { etcdClient: number; etcdPeer: number; apiserver: number; controllerManager: number; scheduler: number };
+  logs: { etcd: string; kubeApiserver: string; kubeControllerManager: string; kubeScheduler?: string };
+  /** GET a path of the apiserver as the admin (e.g. to wait for a node), never throwing on a status. */
+  get(path: string): Promise<{ status: number; body: string }>;
   /** Resolves (with a message and log tail) if a component dies before stop(). */
   died: Promise<string>;
-  /** Stops kcm, apiserver, etcd (in that order) and checks their ports are free. Idempotent. */
+  /** Stops the scheduler, kcm, apiserver, etcd (in that order) and checks their ports are free. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -84,42 +92,20 @@ export function ensureControlPlaneBinaries(opts: { log?: (line: string) => void 
 }
 
 async function locateOrBuild(log: (line: string) => void): Promise<ControlPlaneBinaries> {
-  const binDir = process.env['E2E_CONTROL_PLANE_BIN_DIR'] || (await runBuildScript(log));
+  const binDir = process.env['E2E_CONTROL_PLANE_BIN_DIR'] || (await runBuildScript(buildScript, log));
   const bins = {
     binDir,
     etcd: join(binDir, 'etcd'),
     kubeApiserver: join(binDir, 'kube-apiserver'),
     kubeControllerManager: join(binDir, 'kube-controller-manager'),
+    kubeScheduler: join(binDir, 'kube-scheduler'),
+    kubelet: join(binDir, 'kubelet'),
+    kubeProxy: join(binDir, 'kube-proxy'),
   };
-  for (const path of [bins.etcd, bins.kubeApiserver, bins.kubeControllerManager]) {
+  for (const path of Object.values(bins).slice(1)) {
     if (!existsSync(path)) throw new Error(`control-plane binary missing: ${path}`);
   }
   return bins;
-}
-
-function runBuildScript(log: (line: string) => void): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [buildScript], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    const stderrLines: string[] = [];
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    let partial = '';
-    child.stderr.on('data', (d: Buffer) => {
-      const lines = (partial + d.toString()).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) {
-        stderrLines.push(line);
-        log(line.replace(/^\[control-plane build\] /, 'build: '));
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (partial) stderrLines.push(partial);
-      const binDir = stdout.trim().split('\n').pop() ?? '';
-      if (code === 0 && binDir) resolve(binDir);
-      else reject(new Error(`${buildScript} failed (exit ${code}):\n${stderrLines.slice(-40).join('\n')}`));
-    });
-  });
 }
 
 // Everything started by this process, so exit/signal hooks can clean up.
@@ -169,6 +155,8 @@ interface TlsClient {
   ca: string;
   cert: string;
   key: string;
+  /** The scheduler serves /healthz with a self-signed certificate of its own. */
+  rejectUnauthorized?: boolean;
 }
 
 function get(url: string, tls?: TlsClient): Promise<{ status: number; body: string }> {
@@ -220,8 +208,14 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const started = Date.now();
   const deadline = started + (opts.startTimeoutMs ?? 120_000);
 
-  const [etcdClient, etcdPeer, apiserver, controllerManager] = (await freePorts(4)) as [number, number, number, number];
-  const ports = { etcdClient, etcdPeer, apiserver, controllerManager };
+  const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const ports = { etcdClient, etcdPeer, apiserver, controllerManager, scheduler };
   const server = `https://127.0.0.1:${apiserver}`;
 
   // --- PKI -----------------------------------------------------------------
@@ -235,6 +229,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   });
   const admin = issueCert(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' });
   const kcmClient = issueCert(ca, { commonName: 'system:kube-controller-manager', usage: 'client' });
+  const schedulerClient = issueCert(ca, { commonName: 'system:kube-scheduler', usage: 'client' });
+  // The apiserver's identity towards kubelets (logs, exec, port-forward).
+  const kubeletClient = issueCert(ca, {
+    commonName: 'kube-apiserver-kubelet-client',
+    organizations: ['system:masters'],
+    usage: 'client',
+  });
   const sa = createRsaKeyPairPem();
   const files: Record<string, string> = {
     'ca.crt': ca.certPem,
@@ -245,6 +246,9 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     'sa.key': sa.privateKeyPem,
     'admin.kubeconfig': kubeconfig(server, ca.certPem, 'admin', admin),
     'kcm.kubeconfig': kubeconfig(server, ca.certPem, 'system:kube-controller-manager', kcmClient),
+    'scheduler.kubeconfig': kubeconfig(server, ca.certPem, 'system:kube-scheduler', schedulerClient),
+    'kubelet-client.crt': kubeletClient.certPem,
+    'kubelet-client.key': kubeletClient.keyPem,
   };
   for (const [name, content] of Object.entries(files)) writeFileSync(f(name), content, { mode: 0o600 });
   const adminTls: TlsClient = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
@@ -278,7 +282,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   };
 
   async function stopAll(): Promise<void> {
-    // Reverse start order: kcm, apiserver, etcd (the apiserver drains against a live etcd).
+    // Reverse start order: scheduler, kcm, apiserver, etcd (the apiserver drains against a live etcd).
     for (const p of [...procs].reverse()) {
       const how = await terminate(p, GRACE_MS);
       if (how !== 'gone') log(`stopped ${p.name} (pid ${p.pid}, ${how})`);
@@ -373,6 +377,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       '--endpoint-reconciler-type=none',
       // Never fall back to writing self-signed certs under /var/run/kubernetes.
       `--cert-dir=${f('apiserver-certs')}`,
+      // Reaching a node's kubelet (kubectl logs/exec): by its InternalIP (the
+      // node name does not resolve), verified against the cluster CA.
+      `--kubelet-client-certificate=${f('kubelet-client.crt')}`,
+      `--kubelet-client-key=${f('kubelet-client.key')}`,
+      `--kubelet-certificate-authority=${f('ca.crt')}`,
+      '--kubelet-preferred-address-types=InternalIP',
       ...(opts.extraApiServerFlags ?? []),
     ]);
     await waitFor('kube-apiserver /readyz', async () => {
@@ -409,6 +419,23 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       const r = await get(`${server}/api/v1/namespaces/default/serviceaccounts/default`, adminTls);
       return r.status === 200;
     });
+
+    if (opts.scheduler) {
+      start('kube-scheduler', bins.kubeScheduler, [
+        `--kubeconfig=${f('scheduler.kubeconfig')}`,
+        `--authentication-kubeconfig=${f('scheduler.kubeconfig')}`,
+        `--authorization-kubeconfig=${f('scheduler.kubeconfig')}`,
+        '--authentication-skip-lookup=true',
+        '--bind-address=127.0.0.1',
+        `--secure-port=${scheduler}`,
+        `--cert-dir=${f('scheduler-certs')}`,
+        '--leader-elect=false',
+      ]);
+      await waitFor('kube-scheduler /healthz', async () => {
+        const r = await get(`https://127.0.0.1:${scheduler}/healthz`, { ...adminTls, rejectUnauthorized: false });
+        return r.status === 200;
+      });
+    }
   } catch (err) {
     failedToStart = true;
     await plane.stop().catch(() => {});
@@ -423,6 +450,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     return p;
   };
   const [etcd, api, kcm] = [proc('etcd'), proc('kube-apiserver'), proc('kube-controller-manager')];
+  const sched = procs.find((x) => x.name === 'kube-scheduler');
   return {
     kubeconfigPath: f('admin.kubeconfig'),
     server,
@@ -431,9 +459,15 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     adminCertPem: admin.certPem,
     adminKeyPem: admin.keyPem,
     workDir,
-    pids: { etcd: etcd.pid, kubeApiserver: api.pid, kubeControllerManager: kcm.pid },
+    pids: { etcd: etcd.pid, kubeApiserver: api.pid, kubeControllerManager: kcm.pid, kubeScheduler: sched?.pid },
     ports,
-    logs: { etcd: etcd.logPath, kubeApiserver: api.logPath, kubeControllerManager: kcm.logPath },
+    logs: {
+      etcd: etcd.logPath,
+      kubeApiserver: api.logPath,
+      kubeControllerManager: kcm.logPath,
+      kubeScheduler: sched?.logPath,
+    },
+    get: (path: string) => get(`${server}${path}`, adminTls),
     died,
     stop: plane.stop,
   };

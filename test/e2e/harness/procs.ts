@@ -15,7 +15,13 @@ export interface ManagedProcess {
   exited: Promise<void>;
 }
 
-export function spawnLogged(name: string, bin: string, args: string[], logPath: string): ManagedProcess {
+export function spawnLogged(
+  name: string,
+  bin: string,
+  args: string[],
+  logPath: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ManagedProcess {
   const fd = openSync(logPath, 'a');
   let child: ChildProcess;
   try {
@@ -24,6 +30,7 @@ export function spawnLogged(name: string, bin: string, args: string[], logPath: 
       // reaches only us, so our handler decides the shutdown order.
       detached: true,
       stdio: ['ignore', fd, fd],
+      env,
     });
   } finally {
     closeSync(fd); // the child has its own copy
@@ -104,6 +111,30 @@ export function startWatchdog(parentPid: number, pidFile: string, removeDir: str
     stdio: 'ignore',
   });
   if (child.pid === undefined) throw new Error('failed to spawn the control-plane watchdog');
+  child.on('error', () => {});
+  child.unref();
+  return child.pid;
+}
+
+/**
+ * Like startWatchdog, for a component that needs more than killed processes
+ * (the node: containers, mounts, devices, firewall rules): once parentPid is
+ * gone, runs `bash script ...args`. Kill the returned pid's group once the
+ * component was stopped normally.
+ */
+export function startTeardownWatchdog(parentPid: number, script: string, args: readonly string[], logPath: string): number {
+  const body = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; shift; exec bash "$@"';
+  const fd = openSync(logPath, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn('bash', ['-c', body, 'teardown-watchdog', String(parentPid), script, ...args], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
+  } finally {
+    closeSync(fd);
+  }
+  if (child.pid === undefined) throw new Error('failed to spawn the teardown watchdog');
   child.on('error', () => {});
   child.unref();
   return child.pid;

@@ -1,8 +1,10 @@
-// One e2e test file's world: a real control plane, the injector process(es)
-// and any helper servers, all stopped by stop() (afterAll) whatever happened.
+// One e2e test file's world: a real control plane (and, on request, a node
+// that runs the pods), the injector process(es) and any helper servers, all
+// stopped by stop() (afterAll) whatever happened.
 import type { ServeOptions, ServeProcess } from '../../support/serve-process.js';
 import { TempDirs } from '../../support/temp.js';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.js';
+import { startNode, type ClusterNode } from '../harness/node.js';
 import type { WebhookOptions } from './webhook-configuration.js';
 import { mutateUrl, registerWebhook, startInjector, waitUntilCalled } from './injector.js';
 import { Kube } from './kube.js';
@@ -15,11 +17,20 @@ export class E2eEnvironment {
   private constructor(
     readonly controlPlane: ControlPlane,
     readonly kube: Kube,
+    /** Present when started with `{ node: true }`: kube-scheduler and a node run the pods. */
+    readonly node: ClusterNode | undefined,
   ) {}
 
-  static async start(): Promise<E2eEnvironment> {
-    const controlPlane = await startControlPlane();
-    return new E2eEnvironment(controlPlane, new Kube(controlPlane.kubeconfigPath));
+  static async start(options: { node?: boolean } = {}): Promise<E2eEnvironment> {
+    const controlPlane = await startControlPlane({ scheduler: options.node === true });
+    let node: ClusterNode | undefined;
+    try {
+      if (options.node) node = await startNode(controlPlane);
+    } catch (error) {
+      await controlPlane.stop().catch(() => undefined);
+      throw error;
+    }
+    return new E2eEnvironment(controlPlane, new Kube(controlPlane.kubeconfigPath), node);
   }
 
   /** A webhook process reading namespaces through the control plane; killed by PID in stop(). */
@@ -61,6 +72,7 @@ export class E2eEnvironment {
     };
     for (const closer of this.closers.splice(0).reverse()) await attempt(closer);
     for (const serve of this.injectors.splice(0)) await attempt(() => serve.kill());
+    if (this.node) await attempt(() => (this.node as ClusterNode).stop());
     await attempt(() => this.controlPlane.stop());
     await attempt(() => this.temps.cleanup());
     if (errors.length > 0) throw errors[0];

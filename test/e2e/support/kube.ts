@@ -105,6 +105,64 @@ export class Kube {
     );
   }
 
+  /** A container's log through the apiserver and the kubelet (`kubectl logs`); '' while it has none. */
+  async logs(namespace: string, pod: string, container: string): Promise<string> {
+    const result = await this.kubectl(['logs', '-n', namespace, pod, '-c', container]);
+    return result.code === 0 ? result.stdout : '';
+  }
+
+  /**
+   * Polls a container's log until every pattern matches it (a string must
+   * occur, a RegExp must match); returns the log. On timeout the error shows
+   * the log as it was.
+   */
+  async waitForLog(
+    namespace: string,
+    pod: string,
+    container: string,
+    patterns: ReadonlyArray<string | RegExp>,
+    timeoutMs = 90_000,
+  ): Promise<string> {
+    let last = '';
+    const matches = (log: string) => patterns.every((p) => (typeof p === 'string' ? log.includes(p) : p.test(log)));
+    try {
+      return await waitFor(
+        `${namespace}/${pod} -c ${container} to log ${patterns.map(String).join(', ')}`,
+        async () => {
+          last = await this.logs(namespace, pod, container);
+          return matches(last) ? last : undefined;
+        },
+        { timeoutMs, intervalMs: 1000 },
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}
+--- its log so far ---
+${last}
+--- events ---
+${await this.eventSummary(namespace)}`);
+    }
+  }
+
+  /** Polls until the pod's Ready condition is True (all its containers, native sidecars included, are ready). */
+  async waitForPodReady(namespace: string, name: string, timeoutMs = 90_000): Promise<k8s.V1Pod> {
+    let last: k8s.V1Pod | undefined;
+    try {
+      return await waitFor(
+        `pod ${namespace}/${name} Ready`,
+        async () => {
+          last = await this.readPod(namespace, name);
+          return last.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? last : undefined;
+        },
+        { timeoutMs, intervalMs: 500 },
+      );
+    } catch (error) {
+      throw new Error(`${(error as Error).message}
+status: ${JSON.stringify(last?.status)}
+--- events ---
+${await this.eventSummary(namespace)}`);
+    }
+  }
+
   /** Recent Events of the namespace as "reason: message" lines, for failure messages. */
   async eventSummary(namespace: string): Promise<string> {
     const events = await this.core.listNamespacedEvent({ namespace });
