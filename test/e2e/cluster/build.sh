@@ -32,28 +32,9 @@ binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kub
 
 inputs_hash="$(cat go.mod go.sum build.sh $(find cmd -name '*.go' | LC_ALL=C sort) | sha256sum | cut -c1-16)"
 
-up_to_date() {
-  [[ -f "$bin_dir/.inputs-hash" && "$(cat "$bin_dir/.inputs-hash")" == "$inputs_hash" ]] || return 1
-  local b
-  for b in "${binaries[@]}"; do [[ -x "$bin_dir/$b" ]] || return 1; done
-}
-
-if up_to_date; then
-  log "binaries for $k8s_version up to date in $bin_dir"
-  echo "$bin_dir"
-  exit 0
-fi
-
-# Serialise concurrent callers (e.g. several test processes starting at once);
-# whoever waited re-checks and usually finds the work done.
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.build.lock"
-flock 9
-if up_to_date; then
-  log "binaries for $k8s_version were built by another process"
-  echo "$bin_dir"
-  exit 0
-fi
+# shellcheck source=../lib/cached-build.sh
+source "$here/../lib/cached-build.sh"
+cached_build_reuse_or_lock
 
 # Upstream stamps these via hack/lib/version.sh. Without them the apiserver
 # reports v0.0.0-master, which kubectl, discovery and the emulation-version /
@@ -94,10 +75,5 @@ for b in "${binaries[@]}"; do
   go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmp_dir/$b" "./cmd/$b" >&2
   log "built $b in $((SECONDS - start))s"
 done
-echo "$inputs_hash" >"$tmp_dir/.inputs-hash"
-
-# Swap the whole directory in so readers never see a half-written set.
-rm -rf "$bin_dir"
-mv "$tmp_dir" "$bin_dir"
 log "done in $((SECONDS - total_start))s: $bin_dir"
-echo "$bin_dir"
+cached_build_install "$tmp_dir"

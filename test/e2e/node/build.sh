@@ -62,28 +62,9 @@ inputs_hash="$(
   } | sha256sum | cut -c1-16
 )"
 
-up_to_date() {
-  [[ -f "$bin_dir/.inputs-hash" && "$(cat "$bin_dir/.inputs-hash")" == "$inputs_hash" ]] || return 1
-  local b
-  for b in "${binaries[@]}"; do [[ -x "$bin_dir/$b" ]] || return 1; done
-}
-
-if up_to_date; then
-  log "binaries up to date in $bin_dir"
-  echo "$bin_dir"
-  exit 0
-fi
-
-# Serialise concurrent callers (e.g. several test processes starting at once);
-# whoever waited re-checks and usually finds the work done.
-mkdir -p "$cache_root"
-exec 9>"$cache_root/.build.lock"
-flock 9
-if up_to_date; then
-  log "binaries were built by another process"
-  echo "$bin_dir"
-  exit 0
-fi
+# shellcheck source=../lib/cached-build.sh
+source "$here/../lib/cached-build.sh"
+cached_build_reuse_or_lock
 
 tmp_dir="$set_dir/bin.tmp.$$"
 rm -rf "$tmp_dir"
@@ -157,10 +138,5 @@ log "building crictl $crictl_version…"
 CGO_ENABLED=0 build crictl sigs.k8s.io/cri-tools/cmd/crictl crictl \
   -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=${crictl_version#v}"
 
-echo "$inputs_hash" >"$tmp_dir/.inputs-hash"
-
-# Swap the whole directory in so readers never see a half-written set.
-rm -rf "$bin_dir"
-mv "$tmp_dir" "$bin_dir"
 log "done in $((SECONDS - total_start))s: $bin_dir"
-echo "$bin_dir"
+cached_build_install "$tmp_dir"
