@@ -3,7 +3,7 @@
 // built from source by test/e2e/cluster/build.sh, listening on 127.0.0.1
 // only. Without a node (node.ts) Pods stay Pending and tests assert on stored
 // objects; with one they run.
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -12,16 +12,13 @@ import { fileURLToPath } from 'node:url';
 import { runBuildScript } from './build-script.js';
 import { createCA, createRsaKeyPairPem, issueCert, type CertAuthority } from './pki.js';
 import {
-  describeExit,
+  Components,
   freePorts,
   isPortFree,
-  logTails,
   signalGroup,
   sleep,
-  spawnLogged,
   startWatchdog,
   terminate,
-  type ManagedProcess,
 } from './procs.js';
 
 export interface ControlPlaneBinaries {
@@ -122,11 +119,12 @@ function killAllNow() {
 }
 
 function onSignal(signal: NodeJS.Signals) {
-  // If the embedding program has its own handler (e.g. cluster-cli), it
-  // decides when to exit; otherwise mimic the default: stop, then die.
-  const othersHandle = process.listeners(signal).some((l) => l !== onSignal);
+  // If the embedding program has its own handler (e.g. cluster-cli), it stops
+  // things in its own order (a node before the control plane) and decides
+  // when to exit; otherwise mimic the default: stop, then die.
+  if (process.listeners(signal).some((l) => l !== onSignal)) return;
   void Promise.allSettled([...live].map((p) => p.stop())).finally(() => {
-    if (!othersHandle) process.exit(signal === 'SIGINT' ? 130 : 143);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
   });
 }
 
@@ -174,7 +172,8 @@ function get(url: string, tls?: TlsClient): Promise<{ status: number; body: stri
   });
 }
 
-function kubeconfig(server: string, caPem: string, user: string, client: { certPem: string; keyPem: string }): string {
+/** A kubeconfig for `user`, authenticated by a client certificate from the cluster CA. */
+export function kubeconfig(server: string, caPem: string, user: string, client: { certPem: string; keyPem: string }): string {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   return `apiVersion: v1
 kind: Config
@@ -206,7 +205,6 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   mkdirSync(workDir, { recursive: true });
   const f = (name: string) => join(workDir, name);
   const started = Date.now();
-  const deadline = started + (opts.startTimeoutMs ?? 120_000);
 
   const [etcdClient, etcdPeer, apiserver, controllerManager, scheduler] = (await freePorts(5)) as [
     number,
@@ -254,16 +252,17 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const adminTls: TlsClient = { ca: ca.certPem, cert: admin.certPem, key: admin.keyPem };
 
   // --- processes -------------------------------------------------------------
-  const procs: ManagedProcess[] = [];
   let stopping: Promise<void> | undefined;
   let failedToStart = false; // keep the workDir (logs) for a post-mortem
-  let resolveDied: (msg: string) => void = () => {};
-  const died = new Promise<string>((resolve) => (resolveDied = resolve));
   const removeWorkDir = () =>
     ownsWorkDir && !failedToStart && !opts.keepWorkDir && process.env['E2E_KEEP_WORKDIR'] !== '1';
   // Covers deaths that skip our hooks; see startWatchdog.
   const pidFile = f('pids');
   writeFileSync(pidFile, '');
+  const components = new Components({ dir: workDir, pidFile, log, startTimeoutMs: opts.startTimeoutMs ?? 120_000 });
+  const { procs } = components;
+  const start = components.start.bind(components);
+  const waitFor = components.waitFor.bind(components);
   const watchdogPid = startWatchdog(process.pid, pidFile, removeWorkDir() ? workDir : undefined);
   const stopWatchdog = () => {
     try {
@@ -282,6 +281,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   };
 
   async function stopAll(): Promise<void> {
+    components.stopping();
     // Reverse start order: scheduler, kcm, apiserver, etcd (the apiserver drains against a live etcd).
     for (const p of [...procs].reverse()) {
       const how = await terminate(p, GRACE_MS);
@@ -301,44 +301,6 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     if (busy.length > 0) throw new Error(`control plane stopped but ports still in use: ${busy.join(', ')}`);
     if (removeWorkDir()) rmSync(workDir, { recursive: true, force: true });
   }
-
-  const start = (name: string, bin: string, args: string[]) => {
-    const p = spawnLogged(name, bin, args, f(`${name}.log`));
-    procs.push(p);
-    appendFileSync(pidFile, `${p.pid}\n`);
-    void p.exited.then(() => {
-      if (!stopping) resolveDied(`${describeExit(p)} unexpectedly\n${logTails(procs)}`);
-    });
-    log(`started ${name} (pid ${p.pid}), log: ${p.logPath}`);
-    return p;
-  };
-
-  // Polls check() until it returns true; fails fast if a component exits and
-  // always includes the components' log tails in the error.
-  const waitFor = async (what: string, check: () => Promise<boolean>) => {
-    let lastError = '';
-    for (;;) {
-      const dead = procs.find((p) => p.exit);
-      if (dead) throw new Error(`${describeExit(dead)} while waiting for ${what}\n${logTails(procs)}`);
-      try {
-        if (await check()) {
-          log(`${what}: ok at +${((Date.now() - started) / 1000).toFixed(1)}s`);
-          return;
-        }
-      } catch (err) {
-        lastError = (err as Error).message;
-      }
-      if (Date.now() > deadline) {
-        const total = Math.round((Date.now() - started) / 1000);
-        throw new Error(
-          `timed out after ${total}s waiting for ${what}` +
-            (lastError ? ` (last error: ${lastError})` : '') +
-            `\n${logTails(procs)}`,
-        );
-      }
-      await sleep(250);
-    }
-  };
 
   track(plane);
   try {
@@ -445,12 +407,12 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${server}`);
 
   const proc = (name: string) => {
-    const p = procs.find((x) => x.name === name);
+    const p = components.get(name);
     if (!p) throw new Error(`internal: ${name} not started`);
     return p;
   };
   const [etcd, api, kcm] = [proc('etcd'), proc('kube-apiserver'), proc('kube-controller-manager')];
-  const sched = procs.find((x) => x.name === 'kube-scheduler');
+  const sched = components.get('kube-scheduler');
   return {
     kubeconfigPath: f('admin.kubeconfig'),
     server,
@@ -468,7 +430,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       kubeScheduler: sched?.logPath,
     },
     get: (path: string) => get(`${server}${path}`, adminTls),
-    died,
+    died: components.died,
     stop: plane.stop,
   };
 }

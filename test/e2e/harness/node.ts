@@ -9,7 +9,7 @@
 // and forwarding need, firewall rules kubelet/kube-proxy add) is recorded in
 // node.env first, and node-teardown.sh puts it back, from stop() or, if the
 // test process dies, from a watchdog.
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../support/run-program.js';
 import { ensureNodeImages } from '../node/images/build.js';
 import { runBuildScript } from './build-script.js';
-import { ensureControlPlaneBinaries, type ControlPlane } from './control-plane.js';
+import { ensureControlPlaneBinaries, kubeconfig, type ControlPlane } from './control-plane.js';
 import {
   cniConfList,
   containerdConfig,
@@ -27,15 +27,7 @@ import {
   type NodeLayout,
 } from './node-config.js';
 import { issueCert } from './pki.js';
-import {
-  describeExit,
-  freePorts,
-  logTails,
-  sleep,
-  spawnLogged,
-  startTeardownWatchdog,
-  type ManagedProcess,
-} from './procs.js';
+import { Components, freePorts, startTeardownWatchdog, type ManagedProcess } from './procs.js';
 
 export const NODE_NAME = 'e2e-node';
 const BRIDGE = 'sie2e0';
@@ -125,18 +117,6 @@ function httpStatus(url: string): Promise<number> {
   });
 }
 
-function kubeconfigFor(cp: ControlPlane, user: string, client: { certPem: string; keyPem: string }): string {
-  const b64 = (s: string) => Buffer.from(s).toString('base64');
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'e2e', cluster: { server: cp.server, 'certificate-authority-data': b64(cp.caPem) } }],
-    users: [{ name: user, user: { 'client-certificate-data': b64(client.certPem), 'client-key-data': b64(client.keyPem) } }],
-    contexts: [{ name: 'e2e', context: { cluster: 'e2e', user } }],
-    'current-context': 'e2e',
-  });
-}
-
 /** A node left behind by a test process that died before its watchdog finished: tear it down first. */
 async function tearDownLeftover(log: (line: string) => void): Promise<void> {
   if (!existsSync(MARKER)) return;
@@ -218,21 +198,21 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
     ports: { kubelet, kubeletHealthz, proxyHealthz, proxyMetrics },
   };
   const started = Date.now();
-  const deadline = started + (opts.startTimeoutMs ?? 120_000);
 
   await recordHostState(dir, runtimeBin);
   writeFileSync(f('pids'), '');
   writeFileSync(MARKER, dir);
   const watchdogPid = startTeardownWatchdog(process.pid, teardownScript, [dir], f('teardown.log'));
 
-  const procs: ManagedProcess[] = [];
+  const components = new Components({ dir, pidFile: f('pids'), log, startTimeoutMs: opts.startTimeoutMs ?? 120_000 });
+  const start = components.start.bind(components);
+  const waitFor = components.waitFor.bind(components);
   let stopping: Promise<void> | undefined;
-  let resolveDied: (msg: string) => void = () => {};
-  const died = new Promise<string>((resolve) => (resolveDied = resolve));
   const keep = () => opts.keepWorkDir === true || process.env['E2E_KEEP_WORKDIR'] === '1';
 
   const stop = (keepDir = keep()): Promise<void> =>
     (stopping ??= (async () => {
+      components.stopping();
       const result = await run('bash', [teardownScript, dir, ...(keepDir ? ['--keep-dir'] : [])], { timeoutMs: 180_000 });
       try {
         process.kill(-watchdogPid, 'SIGKILL');
@@ -242,37 +222,6 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
       if (result.code !== 0) throw new Error(`node teardown left things behind:\n${result.stderr}`);
       log(`node stopped and removed${keepDir ? ` (files kept in ${dir})` : ''}`);
     })());
-
-  const start = (name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = process.env) => {
-    const proc = spawnLogged(name, bin, args, f(`${name}.log`), env);
-    procs.push(proc);
-    appendFileSync(f('pids'), `${name} ${proc.pid}\n`);
-    void proc.exited.then(() => {
-      if (!stopping) resolveDied(`${describeExit(proc)} unexpectedly\n${logTails(procs)}`);
-    });
-    log(`started ${name} (pid ${proc.pid}), log: ${proc.logPath}`);
-    return proc;
-  };
-
-  const waitFor = async (what: string, check: () => Promise<boolean>) => {
-    let lastError = '';
-    for (;;) {
-      const dead = procs.find((x) => x.exit);
-      if (dead) throw new Error(`${describeExit(dead)} while waiting for ${what}\n${logTails(procs)}`);
-      try {
-        if (await check()) {
-          log(`${what}: ok at +${((Date.now() - started) / 1000).toFixed(1)}s`);
-          return;
-        }
-      } catch (err) {
-        lastError = (err as Error).message;
-      }
-      if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}${lastError ? ` (last error: ${lastError})` : ''}\n${logTails(procs)}`);
-      }
-      await sleep(250);
-    }
-  };
 
   // A config file of its own, or crictl looks for /etc/crictl.yaml.
   writeFileSync(f('crictl.yaml'), `runtime-endpoint: unix://${p.criSocket}\nimage-endpoint: unix://${p.criSocket}\ntimeout: 20\n`);
@@ -317,10 +266,10 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
     const kubeletServing = issueCert(cp.ca, { commonName: NODE_NAME, usage: 'server', ipAddresses: [NODE_IP], dnsNames: [NODE_NAME] });
     const files: Record<string, string> = {
       'ca.crt': cp.caPem,
-      'kubelet.kubeconfig': kubeconfigFor(cp, `system:node:${NODE_NAME}`, kubeletClient),
+      'kubelet.kubeconfig': kubeconfig(cp.server, cp.caPem, `system:node:${NODE_NAME}`, kubeletClient),
       'kubelet.crt': kubeletServing.certPem,
       'kubelet.key': kubeletServing.keyPem,
-      'kube-proxy.kubeconfig': kubeconfigFor(cp, 'system:kube-proxy', issueCert(cp.ca, { commonName: 'system:kube-proxy', usage: 'client' })),
+      'kube-proxy.kubeconfig': kubeconfig(cp.server, cp.caPem, 'system:kube-proxy', issueCert(cp.ca, { commonName: 'system:kube-proxy', usage: 'client' })),
       // Pods resolve nothing: there is no cluster DNS and nothing to reach outside.
       'resolv.conf': 'options ndots:1\n',
     };
@@ -354,7 +303,7 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
     await waitFor('kube-proxy /healthz', async () => (await httpStatus(`http://127.0.0.1:${proxyHealthz}/healthz`)) === 200);
 
     log(`node ${NODE_NAME} (${NODE_IP}) ready in ${((Date.now() - started) / 1000).toFixed(1)}s`);
-    const proc = (name: string) => procs.find((x) => x.name === name) as ManagedProcess;
+    const proc = (name: string) => components.get(name) as ManagedProcess;
     return {
       name: NODE_NAME,
       ip: NODE_IP,
@@ -364,7 +313,7 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
       pids: { containerd: containerd.pid, kubelet: proc('kubelet').pid, kubeProxy: proc('kube-proxy').pid },
       logs: { containerd: containerd.logPath, kubelet: proc('kubelet').logPath, kubeProxy: proc('kube-proxy').logPath },
       images: images.map((i) => i.name),
-      died,
+      died: components.died,
       crictl,
       stop: () => stop(),
     };

@@ -2,7 +2,8 @@
 // its own process group (so a group kill also takes any children), logs to a
 // file, and is killed by PID only.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Server } from 'node:net';
 
 export interface ManagedProcess {
@@ -90,7 +91,7 @@ const WATCHDOG = `
 while kill -0 "$1" 2>/dev/null; do sleep 1; done
 # One at a time, newest first (kcm, apiserver, etcd): etcd only exits
 # quickly once the apiserver has closed its watches.
-for pid in $(tac "$2" 2>/dev/null); do
+for pid in $(tac "$2" 2>/dev/null | awk '{ print $2 }'); do
   kill -TERM -- "-$pid" 2>/dev/null || continue
   for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
   kill -KILL -- "-$pid" 2>/dev/null
@@ -195,3 +196,73 @@ export async function isPortFree(port: number): Promise<boolean> {
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The processes of one harness component (the control plane, a node): each
+ * started with its log in `dir` and its pid appended to `pidFile` (one
+ * `name pid` line, read by the watchdogs), watched for an unexpected exit.
+ */
+export class Components {
+  readonly procs: ManagedProcess[] = [];
+  /** Resolves (with a message and log tails) if a process exits before stopping() was called. */
+  readonly died: Promise<string>;
+  private resolveDied: (message: string) => void = () => {};
+  private stopped = false;
+  private readonly started = Date.now();
+
+  constructor(
+    private readonly options: { dir: string; pidFile: string; log: (line: string) => void; startTimeoutMs: number },
+  ) {
+    this.died = new Promise<string>((resolve) => (this.resolveDied = resolve));
+  }
+
+  start(name: string, bin: string, args: string[], env: NodeJS.ProcessEnv = process.env): ManagedProcess {
+    const proc = spawnLogged(name, bin, args, join(this.options.dir, `${name}.log`), env);
+    this.procs.push(proc);
+    appendFileSync(this.options.pidFile, `${name} ${proc.pid}\n`);
+    void proc.exited.then(() => {
+      if (!this.stopped) this.resolveDied(`${describeExit(proc)} unexpectedly\n${logTails(this.procs)}`);
+    });
+    this.options.log(`started ${name} (pid ${proc.pid}), log: ${proc.logPath}`);
+    return proc;
+  }
+
+  /** From now on an exit is expected. */
+  stopping(): void {
+    this.stopped = true;
+  }
+
+  get(name: string): ManagedProcess | undefined {
+    return this.procs.find((p) => p.name === name);
+  }
+
+  /**
+   * Polls check() until it returns true, within the start budget; fails fast
+   * if a process exits, and always includes the log tails in the error.
+   */
+  async waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+    const deadline = this.started + this.options.startTimeoutMs;
+    let lastError = '';
+    for (;;) {
+      const dead = this.procs.find((p) => p.exit);
+      if (dead) throw new Error(`${describeExit(dead)} while waiting for ${what}\n${logTails(this.procs)}`);
+      try {
+        if (await check()) {
+          this.options.log(`${what}: ok at +${((Date.now() - this.started) / 1000).toFixed(1)}s`);
+          return;
+        }
+      } catch (err) {
+        lastError = (err as Error).message;
+      }
+      if (Date.now() > deadline) {
+        const total = Math.round((Date.now() - this.started) / 1000);
+        throw new Error(
+          `timed out after ${total}s waiting for ${what}` +
+            (lastError ? ` (last error: ${lastError})` : '') +
+            `\n${logTails(this.procs)}`,
+        );
+      }
+      await sleep(250);
+    }
+  }
+}
