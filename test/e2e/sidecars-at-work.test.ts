@@ -33,20 +33,27 @@ function startedAt(pod: k8s.V1Pod, container: string): Date {
   return new Date(at);
 }
 
+/** The promise's value; a failure's message gets the namespace's Events, which say why pods did not run. */
+async function withEvents<T>(ns: string, promise: Promise<T>): Promise<T> {
+  try {
+    return await promise;
+  } catch (error) {
+    throw new Error(`${(error as Error).message}\n${await kube.eventSummary(ns)}`);
+  }
+}
+
 async function waitForJobComplete(ns: string, name: string): Promise<void> {
-  await waitFor(
+  await withEvents(ns, waitFor(
     `Job ${ns}/${name} Complete`,
     async () => {
       const job = await kube.batch.readNamespacedJob({ name, namespace: ns });
       if (job.status?.conditions?.some((c) => c.type === 'Failed' && c.status === 'True')) {
-        throw new Error(`Job ${name} failed: ${JSON.stringify(job.status)}\n${await kube.eventSummary(ns)}`);
+        throw new Error(`Job ${name} failed: ${JSON.stringify(job.status)}`);
       }
       return job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? true : undefined;
     },
     { timeoutMs: 120_000, intervalMs: 1000 },
-  ).catch(async (error: unknown) => {
-    throw new Error(`${(error as Error).message}\n${await kube.eventSummary(ns)}`);
-  });
+  ));
 }
 
 async function jobPod(ns: string, job: string): Promise<k8s.V1Pod> {
@@ -234,16 +241,14 @@ describe('a Deployment', () => {
         },
       },
     });
-    await waitFor(
+    await withEvents(namespace, waitFor(
       'Deployment all-sidecars: 3 available replicas',
       async () => {
         const deployment = await kube.apps.readNamespacedDeployment({ name: 'all-sidecars', namespace });
         return deployment.status?.availableReplicas === 3 ? true : undefined;
       },
       { timeoutMs: 150_000, intervalMs: 1000 },
-    ).catch(async (error: unknown) => {
-      throw new Error(`${(error as Error).message}\n${await kube.eventSummary(namespace)}`);
-    });
+    ));
     const pods = (await kube.core.listNamespacedPod({ namespace, labelSelector: `app=${labels.app}` })).items;
     expect(pods).toHaveLength(3);
     for (const pod of pods) {
