@@ -13,6 +13,8 @@ export const ERROR_CODES = {
   INVALID_REQUEST: 400,
   REQUEST_ABORTED: 400,
   NOT_READY: 503,
+  /** A pod's namespace is not in the informer yet and could not be read in time (failurePolicy applies). */
+  NAMESPACE_UNAVAILABLE: 503,
   INTERNAL: 500,
 } as const;
 

@@ -17,6 +17,7 @@ export interface Metrics {
   caNotAfter: Gauge;
   certificateRotations: Counter<'action'>;
   planCache: Counter<'result'>;
+  namespaceReads: Counter<'result'>;
   events: Counter<'reason' | 'result'>;
   missedInjections: Gauge;
   missedInjectionDeletions: Counter<'result'>;
@@ -107,6 +108,12 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
     planCache: new Counter({
       name: 'sidecar_injector_plan_cache_lookups_total',
       help: 'Injection plans looked up in the memo of pods with equal views, by result (hit, miss).',
+      labelNames: ['result'],
+      registers,
+    }),
+    namespaceReads: new Counter({
+      name: 'sidecar_injector_namespace_reads_total',
+      help: 'Namespaces read from the API because the informer had not seen them yet (a pod admitted right after its namespace was created), by result (found, not_found, timeout, error).',
       labelNames: ['result'],
       registers,
     }),

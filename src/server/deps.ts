@@ -11,7 +11,12 @@ export interface ServerDeps {
   templates: { current(): TemplateSet; isReady(): boolean; lastErrors(): readonly string[] };
   certificate: { current(): ServingCertificate | undefined };
   settings: InjectionSettings;
-  namespaceInfo: (namespace: string) => NamespaceInfo;
+  /**
+   * From the namespace informer's memory, synchronously; a promise only for a
+   * namespace it has not seen yet (read from the API, may reject with
+   * NamespaceUnavailableError: server/namespace-lookup.ts).
+   */
+  namespaceInfo: (namespace: string) => NamespaceInfo | Promise<NamespaceInfo>;
   /** Present when the webhook watches namespaces; ready only once synced. */
   namespaces: { isSynced(): boolean } | undefined;
   metrics: Metrics;

@@ -3,10 +3,16 @@ import { decodeAdmissionReview } from '../admission/decode.js';
 import { RequestError } from '../admission/errors.js';
 import { encodeReview, reviewAdmission, type ReviewContext } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
+import { isPodCreate, type NamespaceInfo } from '../inject/decide.js';
 import type { Pod } from '../inject/kube-types.js';
+import { namespaceInfoFrom } from '../inject/namespace.js';
 import type { InjectionOutcome } from '../inject/plan.js';
 import type { ServerDeps } from './deps.js';
+import { NamespaceUnavailableError } from './namespace-lookup.js';
 import { PlanCache } from './plan-cache.js';
+
+// Only a pod create is judged with its namespace's settings; other requests never wait for a namespace.
+const NOT_NEEDED: NamespaceInfo = namespaceInfoFrom(undefined);
 
 function sendJson(res: ServerResponse, status: number, body: string, close = false): void {
   const headers: Record<string, string | number> = {
@@ -46,6 +52,11 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
     if (!res.headersSent) sendJson(res, error.status, JSON.stringify(error), close);
   };
 
+  const failUnexpectedly = (res: ServerResponse, error: unknown, started: bigint): void => {
+    logger.error({ err: error }, 'unexpected error while answering an admission review');
+    refuse(res, new RequestError('INTERNAL', 'internal error while answering the review'), started);
+  };
+
   const answer = (res: ServerResponse, body: string, started: bigint): void => {
     let decoded: { request: AdmissionRequest; pod: Pod | undefined };
     try {
@@ -55,11 +66,50 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
       throw error;
     }
     const { request, pod } = decoded;
+    const info = isPodCreate(request) ? deps.namespaceInfo(request.namespace ?? '') : NOT_NEEDED;
+    if (!(info instanceof Promise)) return review(res, request, pod, info, started);
+    // A namespace the informer has not seen yet: the only admission that waits for I/O.
+    info
+      .then(
+        (ns) => review(res, request, pod, ns, started),
+        (error: unknown) => {
+          if (!(error instanceof NamespaceUnavailableError)) throw error;
+          namespaceUnavailable(res, request, pod, error, started);
+        },
+      )
+      .catch((error: unknown) => failUnexpectedly(res, error, started));
+  };
+
+  /**
+   * Without its namespace's settings the pod could get the wrong templates or
+   * none, so the webhook answers as a failed call (503) rather than guess: the
+   * apiserver applies the configuration's failurePolicy (docs/asking-for-injection.md).
+   */
+  const namespaceUnavailable = (res: ServerResponse, request: AdmissionRequest, pod: Pod | undefined, error: NamespaceUnavailableError, started: bigint): void => {
+    const failure = new RequestError('NAMESPACE_UNAVAILABLE', error.message);
+    sendJson(res, failure.status, JSON.stringify(failure));
+    logger.warn(
+      {
+        uid: request.uid,
+        namespace: request.namespace ?? '',
+        pod: podName(pod, request),
+        operation: request.operation,
+        dryRun: request.dryRun === true,
+        outcome: 'failed',
+        reason: 'namespace_unavailable',
+        error: error.message,
+        durationMs: Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1e3,
+      },
+      'admission',
+    );
+  };
+
+  const review = (res: ServerResponse, request: AdmissionRequest, pod: Pod | undefined, ns: NamespaceInfo, started: bigint): void => {
     const namespace = request.namespace ?? '';
     const { response, outcome } = reviewAdmission(request, pod, {
       templates: deps.templates.current(),
       settings: deps.settings,
-      namespace: deps.namespaceInfo(namespace),
+      namespace: ns,
       plan,
     });
     sendJson(res, 200, encodeReview(response));
@@ -138,8 +188,7 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
       try {
         answer(res, Buffer.concat(chunks, size).toString('utf8'), started);
       } catch (error) {
-        logger.error({ err: error }, 'unexpected error while answering an admission review');
-        refuse(res, new RequestError('INTERNAL', 'internal error while answering the review'), started);
+        failUnexpectedly(res, error, started);
       }
     });
     req.on('error', () => {

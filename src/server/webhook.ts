@@ -2,6 +2,7 @@ import type { DestinationStream } from 'pino';
 import type { Config } from '../config/config.js';
 import type { NamespaceInfo } from '../inject/decide.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
+import { describeApiError } from '../kube/api-errors.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { NamespaceCache } from '../kube/namespace-cache.js';
 import type { TemplateInformer } from '../kube/template-informer.js';
@@ -13,6 +14,7 @@ import { createApp } from './app.js';
 import { startCertificates } from './certificate-source.js';
 import type { ServerDeps } from './deps.js';
 import { startHttpsServer, startPlainServer, type RunningServer } from './https-server.js';
+import { NamespaceLookup, namespaceInfoOf } from './namespace-lookup.js';
 import { StartupError } from './startup-error.js';
 import { startWorkloadFeedback } from './workload-feedback.js';
 
@@ -45,6 +47,31 @@ async function watchNamespaces(connection: KubeConnection, logger: Logger): Prom
   cache.start();
   logger.info({ source: connection.source }, 'watching namespaces');
   return cache;
+}
+
+/**
+ * Bound on reading a namespace the informer has not seen yet. Such a GET takes
+ * milliseconds; one that takes longer means an apiserver in trouble, and the
+ * whole webhook call has only the configuration's timeoutSeconds (10 in the
+ * chart, the apiserver's default).
+ */
+const NAMESPACE_READ_TIMEOUT_MS = 1_000;
+
+function lookUpNamespaces(namespaces: NamespaceCache, logger: Logger, metrics: Metrics): NamespaceLookup {
+  return new NamespaceLookup({
+    cached: (name) => namespaces.get(name),
+    read: (name, signal) => namespaces.read(name, signal),
+    timeoutMs: NAMESPACE_READ_TIMEOUT_MS,
+    onRead: (namespace, result, durationMs, error) => {
+      metrics.namespaceReads.inc({ result });
+      const fields = { namespace, result, durationMs: Math.round(durationMs * 1e3) / 1e3 };
+      if (result === 'timeout' || result === 'error') {
+        logger.warn({ ...fields, error: error === undefined ? undefined : describeApiError(error) }, 'namespace not in the informer cache and not readable');
+      } else {
+        logger.info(fields, 'namespace not in the informer cache yet: read from the API');
+      }
+    },
+  });
 }
 
 async function watchClusterTemplates(connection: KubeConnection, merged: MergedTemplates, logger: Logger, metrics: Metrics): Promise<TemplateInformer> {
@@ -100,6 +127,8 @@ export async function startWebhook(
 
   const settings = { onProblem: config.onProblem, defaultTemplates: config.defaultTemplates, nativeSidecars: config.nativeSidecars };
   const namespaceInfo = (name: string): NamespaceInfo => namespaceInfoFrom(namespaces?.get(name));
+  // Admission reads a namespace the informer has not seen yet; the reconciler judges later, from memory.
+  const lookup = namespaces === undefined ? undefined : lookUpNamespaces(namespaces, logger, metrics);
   const feedback =
     connection === undefined ? undefined : await startWorkloadFeedback(config, connection, { logger, metrics, templates: merged, settings, namespaceInfo });
 
@@ -107,7 +136,7 @@ export async function startWebhook(
     templates: merged,
     certificate: certificates,
     settings,
-    namespaceInfo,
+    namespaceInfo: lookup === undefined ? namespaceInfo : (name) => namespaceInfoOf(lookup, name),
     namespaces,
     metrics,
     logger,
