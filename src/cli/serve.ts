@@ -49,14 +49,56 @@ export async function runServe(argv: readonly string[], io: CliIo): Promise<numb
   if (config.printExamples) io.stderr(examples(config, webhook.port));
   const running = webhook;
   return new Promise<number>((resolve) => {
-    let stopping = false;
-    const stop = (signal: NodeJS.Signals): void => {
-      if (stopping) return;
-      stopping = true;
-      running.logger.info({ signal }, 'shutting down: finishing in-flight requests');
-      void running.stop().then(() => resolve(0));
+    let delay: SkippableDelay | undefined;
+    // First signal: drain, serve on for --shutdown-delay, stop. Second: end the delay now.
+    // Later ones: ignored, --shutdown-timeout bounds what is left.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (delay !== undefined) {
+        if (delay.skip()) running.logger.info({ signal }, 'shutting down: delay skipped');
+        return;
+      }
+      running.logger.info(
+        { signal, delaySeconds: config.shutdownDelaySeconds, timeoutSeconds: config.shutdownTimeoutSeconds },
+        'shutting down: not ready, serving on until the delay ends, then finishing in-flight requests',
+      );
+      running.drain();
+      delay = skippableDelay(config.shutdownDelaySeconds * 1000);
+      void delay.done
+        .then(() => running.stop())
+        .then(() => {
+          process.off('SIGTERM', onSignal);
+          process.off('SIGINT', onSignal);
+          resolve(0);
+        });
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
   });
+}
+
+interface SkippableDelay {
+  done: Promise<void>;
+  /** Ends the delay now; false when it had already ended. */
+  skip(): boolean;
+}
+
+function skippableDelay(ms: number): SkippableDelay {
+  let end: () => void = () => undefined;
+  let ended = false;
+  const done = new Promise<void>((resolve) => {
+    const timer = setTimeout(() => end(), ms);
+    end = () => {
+      clearTimeout(timer);
+      ended = true;
+      resolve();
+    };
+  });
+  return {
+    done,
+    skip: () => {
+      if (ended) return false;
+      end();
+      return true;
+    },
+  };
 }

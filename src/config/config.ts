@@ -24,6 +24,7 @@ export interface Config {
   nativeSidecars: boolean;
   maxBodyBytes: number;
   logLevel: string;
+  shutdownDelaySeconds: number;
   shutdownTimeoutSeconds: number;
   reloadPollSeconds: number;
   printExamples: boolean;
@@ -78,7 +79,8 @@ export const OPTIONS: readonly Option[] = [
   { key: 'reconcileExcludeNamespaces', flag: 'reconcile-exclude-namespaces', kind: 'list', default: 'kube-system,kube-public,kube-node-lease', help: 'namespaces the reconciler ignores (the webhook configuration never sends them; --namespace is added)' },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', kind: 'integer', default: String(6 * 1024 * 1024), min: 1024, max: 64 * 1024 * 1024, help: 'largest AdmissionReview accepted' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', allowed: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
-  { key: 'shutdownTimeoutSeconds', flag: 'shutdown-timeout', kind: 'integer', default: '25', min: 0, max: 300, help: 'seconds to let in-flight requests finish on SIGTERM' },
+  { key: 'shutdownDelaySeconds', flag: 'shutdown-delay', kind: 'integer', default: '5', min: 0, max: 300, help: 'on SIGTERM/SIGINT, seconds to keep serving while not ready (every answer says Connection: close) before listening stops, so the endpoint is withdrawn first; a second signal ends the delay' },
+  { key: 'shutdownTimeoutSeconds', flag: 'shutdown-timeout', kind: 'integer', default: '20', min: 0, max: 300, help: 'after the delay, seconds to let in-flight requests finish before their connections are cut' },
   { key: 'printExamples', flag: 'print-examples', kind: 'boolean', default: 'false', help: 'print commands to try the running webhook (used by npm start)' },
   { key: 'reloadPollSeconds', flag: 'reload-poll', kind: 'integer', default: '30', min: 0, max: 3600, help: 'seconds between re-reads of templates and certificates besides file watching (0 = watch only)' },
 ];

@@ -7,6 +7,8 @@ import { createMutateHandler } from './mutate-handler.js';
 /** Why the process is not ready, or an empty list when it is. */
 export function readinessProblems(deps: ServerDeps): string[] {
   const problems: string[] = [];
+  // First, so the endpoint is withdrawn while the process still answers (docs/running.md "Shutdown and rollouts").
+  if (deps.draining()) problems.push('shutting down');
   if (!deps.templates.isReady()) {
     const errors = deps.templates.lastErrors();
     problems.push(`templates not loaded${errors.length > 0 ? `: ${errors.join('; ')}` : ''}`);

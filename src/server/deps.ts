@@ -8,6 +8,8 @@ import type { ServingCertificate } from '../certs/serving-certificate.js';
 
 /** What the HTTP layer needs, passed in so tests can build their own. */
 export interface ServerDeps {
+  /** True once a graceful stop has begun: readiness goes, serving stays. */
+  draining: () => boolean;
   templates: { current(): TemplateSet; isReady(): boolean; lastErrors(): readonly string[] };
   certificate: { current(): ServingCertificate | undefined };
   settings: InjectionSettings;

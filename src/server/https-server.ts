@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tlsOptions, type ServingCertificate } from '../certs/serving-certificate.js';
@@ -12,9 +12,30 @@ export interface RunningServer {
    * soon without a request ever meeting a closed socket.
    */
   useCertificate(certificate: ServingCertificate): void;
-  /** Stops accepting, lets in-flight requests finish, force-closes after the timeout. */
+  /**
+   * From now on every response carries `Connection: close`, those of requests
+   * already in flight too when their headers are not out yet, so keep-alive
+   * clients leave after their next answer; new connections are still accepted.
+   */
+  drain(): void;
+  /**
+   * Drains, stops accepting, closes idle keep-alive connections, lets
+   * in-flight requests finish (their connections close after the answer) and
+   * force-closes whatever is left after the timeout.
+   */
   shutdown(timeoutMs: number): Promise<void>;
 }
+
+// The kube-apiserver's webhook client drops a connection after 90 s idle: its
+// transport comes from k8s.io/client-go/transport/cache.go through
+// utilnet.SetTransportDefaults (k8s.io/apimachinery/pkg/util/net/http.go),
+// which takes IdleConnTimeout from Go's http.DefaultTransport, 90 s. Holding
+// idle connections longer leaves the closing to the client: a server-side
+// close can cross a request the client has just written on the connection,
+// and Go's transport does not retry a POST then (net/http
+// persistConn.shouldRetryRequest), which fails the pod's creation under
+// failurePolicy Fail.
+const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
 function listen(server: Server | HttpServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -45,6 +66,13 @@ export async function startHttpsServer(options: {
   listener: RequestListener;
 }): Promise<RunningServer> {
   let closing = false;
+  // Responses that may still go out with keep-alive, for a drain to reach them.
+  const unanswered = new Set<ServerResponse>();
+  const drain = (): void => {
+    if (closing) return;
+    closing = true;
+    for (const res of unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
+  };
   // Which certificate each connection was opened with, so connections from before a swap can be retired.
   let certificateGeneration = 0;
   const generationOf = new WeakMap<object, number>();
@@ -54,12 +82,16 @@ export async function startHttpsServer(options: {
       // Slow or stuck clients must not pin sockets; the apiserver gives up after 30 s anyway.
       headersTimeout: 10_000,
       requestTimeout: 30_000,
-      keepAliveTimeout: 60_000,
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
-      // Tell keep-alive clients to reconnect elsewhere once shutdown has begun, or with the new certificate.
+      // Tell keep-alive clients to reconnect elsewhere once a drain has begun, or with the new certificate.
       const stale = (generationOf.get(req.socket) ?? certificateGeneration) < certificateGeneration;
       if (closing || stale) res.setHeader('connection', 'close');
+      else {
+        unanswered.add(res);
+        res.once('close', () => unanswered.delete(res));
+      }
       options.listener(req, res);
     },
   );
@@ -72,8 +104,12 @@ export async function startHttpsServer(options: {
       server.setSecureContext(tlsOptions(certificate));
       certificateGeneration += 1;
     },
+    drain,
     shutdown: (timeoutMs) => {
-      closing = true;
+      drain();
+      // An answer whose headers went out before the drain said keep-alive; once it is
+      // complete its connection is idle, and close() alone would leave it open.
+      for (const res of unanswered) res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
       return closeGracefully(server, timeoutMs);
     },
   };

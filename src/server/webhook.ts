@@ -24,7 +24,17 @@ export interface Webhook {
   logger: Logger;
   metrics: Metrics;
   templates: TemplateStore;
-  /** Graceful stop: no new connections, in-flight requests finish. */
+  /**
+   * The start of a graceful stop, while serving goes on: /readyz answers 503
+   * `shutting down` (/healthz stays 200) and every answer carries
+   * `Connection: close`. Idempotent.
+   */
+  drain(): void;
+  /**
+   * Graceful stop (drains first if not yet): no new connections, in-flight
+   * requests answered and their connections closed after the answer, idle
+   * ones closed now, the rest cut after --shutdown-timeout; then the watches.
+   */
   stop(): Promise<void>;
 }
 
@@ -132,7 +142,9 @@ export async function startWebhook(
   const feedback =
     connection === undefined ? undefined : await startWorkloadFeedback(config, connection, { logger, metrics, templates: merged, settings, namespaceInfo });
 
+  let draining = false;
   const deps: ServerDeps = {
+    draining: () => draining,
     templates: merged,
     certificate: certificates,
     settings,
@@ -175,14 +187,20 @@ export async function startWebhook(
     logger,
     metrics,
     templates,
+    drain: () => {
+      draining = true;
+      running.drain();
+    },
     stop: async () => {
+      draining = true;
+      // Requests in flight still need the templates, certificate and namespaces: servers first.
+      const timeoutMs = config.shutdownTimeoutSeconds * 1000;
+      await Promise.all([running.shutdown(timeoutMs), plain?.shutdown(timeoutMs)]);
       templates.close();
       await certificates.close();
       await namespaces?.stop();
       await clusterTemplates?.stop();
       await feedback?.stop();
-      const timeoutMs = config.shutdownTimeoutSeconds * 1000;
-      await Promise.all([running.shutdown(timeoutMs), plain?.shutdown(timeoutMs)]);
       logger.info('stopped');
       logger.flush();
     },

@@ -1,5 +1,6 @@
 // SIGTERM on the built CLI: stop accepting, finish the request in flight,
-// exit 0 (DESIGN.md "Endpoints and process").
+// exit 0 (DESIGN.md "Endpoints and process"). Without the drain's delay
+// (--shutdown-delay 0); drain.test.ts has the delay and keep-alive load.
 import { afterAll, afterEach, expect, it, jest } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
 import { connect as tcpConnect } from 'node:net';
@@ -37,7 +38,7 @@ function connectOutcome(port: number): Promise<'refused' | 'accepted'> {
 }
 
 it('finishes the request in flight after SIGTERM, refuses new connections, and exits 0', async () => {
-  serve = await startServeProcess(temps);
+  serve = await startServeProcess(temps, ['--shutdown-delay', '0']);
   const review = podReview();
   const body = Buffer.from(JSON.stringify(review));
   const half = body.length >> 1;
@@ -88,8 +89,8 @@ it('finishes the request in flight after SIGTERM, refuses new connections, and e
 
 it('exits 0 promptly on SIGTERM even with an idle keep-alive connection open', async () => {
   // The apiserver keeps connections to webhooks alive; an idle one must not hold the process
-  // until the shutdown timeout (25 s by default).
-  serve = await startServeProcess(temps);
+  // until the shutdown timeout (20 s by default).
+  serve = await startServeProcess(temps, ['--shutdown-delay', '0']);
   const socket = tlsConnect({ host: '127.0.0.1', port: serve.port, ca: serve.ca, servername: 'localhost' });
   await new Promise<void>((resolve, reject) => {
     socket.once('secureConnect', () => resolve());
@@ -109,13 +110,13 @@ it('exits 0 promptly on SIGTERM even with an idle keep-alive connection open', a
 });
 
 it('exits 0 on SIGINT too', async () => {
-  serve = await startServeProcess(temps);
+  serve = await startServeProcess(temps, ['--shutdown-delay', '0']);
   process.kill(serve.pid, 'SIGINT');
   expect(await serve.waitForExit(20_000)).toEqual({ code: 0, signal: null });
 });
 
 it('force-closes a client that never finishes its body after --shutdown-timeout, then exits 0', async () => {
-  serve = await startServeProcess(temps, ['--shutdown-timeout', '1']);
+  serve = await startServeProcess(temps, ['--shutdown-delay', '0', '--shutdown-timeout', '1']);
   const body = Buffer.from(JSON.stringify(podReview()));
   const req = httpsRequest(
     tlsRequestOptions(serve, {
