@@ -26,8 +26,9 @@ export function supervise<T extends KubernetesObject>(
     }, retry);
   };
   const retry = (error: unknown): void => {
-    handlers.onError(error);
+    // stop() aborts the watch, which the informer reports as an error: that is the normal end, not a failure.
     if (stopped) return;
+    handlers.onError(error);
     clearTimeout(timer);
     timer = setTimeout(attempt, Math.min(FIRST_DELAY_MS * 2 ** failures, MAX_DELAY_MS));
     failures += 1;
