@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds etcd, kube-apiserver, kube-controller-manager and kube-scheduler (the
 # control plane) plus kubelet and kube-proxy (the node's Kubernetes half; its
-# container runtime comes from test/e2e/node/build.sh) from the Go module proxy
-# into <repo>/.cache/control-plane/<k8s-version>/bin/ for the e2e tests.
+# container runtime comes from test/e2e/node/build.sh) and kubectl (the image of
+# the chart's `helm test` pod) from the Go module proxy into
+# <repo>/.cache/control-plane/<k8s-version>/bin/ for the e2e tests.
 #
 # Skips the build when the binaries there were built from the same inputs
 # (go.mod, go.sum, cmd/ sources and this script; recorded in bin/.inputs-hash).
@@ -28,7 +29,7 @@ minor="${BASH_REMATCH[2]}"
 
 cache_root="${E2E_CONTROL_PLANE_CACHE:-$repo/.cache/control-plane}"
 bin_dir="$cache_root/$k8s_version/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
 inputs_hash="$(cat go.mod go.sum build.sh $(find cmd -name '*.go' | LC_ALL=C sort) | sha256sum | cut -c1-16)"
 

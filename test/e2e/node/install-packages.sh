@@ -25,6 +25,7 @@ packages=(
   "conntrack        run: listing/flushing conntrack entries when debugging and tearing down Service traffic (kube-proxy itself uses netlink)"
   "iproute2         run: the harness's network teardown and debugging (ip link/netns)"
   "busybox-static   run: the harness builds its busybox container image from /bin/busybox"
+  "buildah          run: the harness builds the webhook's image from the Dockerfile (test/e2e/harness/webhook-image.ts)"
 )
 
 check_only=false

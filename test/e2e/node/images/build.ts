@@ -49,8 +49,13 @@ export function defaultCacheDir(): string {
   return process.env['E2E_NODE_IMAGES_CACHE'] || join(repo, '.cache/node-images');
 }
 
-/** Builds the images that are missing or out of date and lists all of them. */
-export async function ensureNodeImages(opts: EnsureNodeImagesOptions = {}): Promise<NodeImage[]> {
+/** Builds the node's images that are missing or out of date and lists all of them. */
+export function ensureNodeImages(opts: EnsureNodeImagesOptions = {}): Promise<NodeImage[]> {
+  return ensureImages(nodeImageRecipes(), opts);
+}
+
+/** Builds the images of these recipes that are missing or out of date and lists all of them. */
+export async function ensureImages(recipes: readonly ImageRecipe[], opts: EnsureNodeImagesOptions = {}): Promise<NodeImage[]> {
   const log = opts.log ?? defaultLog;
   const cacheDir = resolve(opts.cacheDir ?? defaultCacheDir());
   mkdirSync(cacheDir, { recursive: true });
@@ -59,7 +64,7 @@ export async function ensureNodeImages(opts: EnsureNodeImagesOptions = {}): Prom
   const builderHash = await builderInputsHash();
   const images: NodeImage[] = [];
   // One at a time: two Go builds at once gain little on two cores.
-  for (const recipe of nodeImageRecipes()) images.push(await ensureImage(recipe, { cacheDir, platform, builderHash, log }));
+  for (const recipe of recipes) images.push(await ensureImage(recipe, { cacheDir, platform, builderHash, log }));
   return images;
 }
 

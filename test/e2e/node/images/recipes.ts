@@ -65,7 +65,7 @@ function pauseRecipe(): ImageRecipe {
   };
 }
 
-function busyboxRecipe(): ImageRecipe {
+export function busyboxRecipe(): ImageRecipe {
   return {
     name: 'docker.io/library/busybox:1.37',
     inputs: async () => {
