@@ -1,6 +1,8 @@
 // Runs the e2e cluster by hand:
 //   tsx test/e2e/harness/cluster-cli.ts up      start the control plane and a node (root needed), stay in the
-//                                                foreground until Ctrl-C; --no-node: the control plane only
+//                                                foreground until Ctrl-C; --no-node: the control plane only;
+//                                                --with-chart: also build the webhook's image from the
+//                                                Dockerfile and `helm install` the chart with its defaults
 //   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
 //   tsx test/e2e/harness/cluster-cli.ts webhook [URL] [CA-FILE]
 //       print the MutatingWebhookConfiguration the chart ships, pointed at a
@@ -14,10 +16,11 @@ import { webhookConfiguration } from '../support/webhook-configuration.js';
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
 import { ensureNodeRuntime, startNode, type ClusterNode } from './node.js';
 import { ensureNodeImages } from '../node/images/build.js';
+import { installChart, type InstalledChart } from './in-cluster-chart.js';
 
-const usage = 'usage: cluster-cli.ts up [--no-node] [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
+const usage = 'usage: cluster-cli.ts up [--no-node | --with-chart] [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
 
-async function up(withNode: boolean, keepWorkDir: boolean): Promise<number> {
+async function up(withNode: boolean, withChart: boolean, keepWorkDir: boolean): Promise<number> {
   const cp = await startControlPlane({ keepWorkDir, scheduler: withNode });
   let node: ClusterNode | undefined;
   let stopping = false;
@@ -49,6 +52,15 @@ async function up(withNode: boolean, keepWorkDir: boolean): Promise<number> {
     }
     void node?.died.then((msg) => stop(`a node component died:\n${msg}`, 1));
   }
+  let chart: InstalledChart | undefined;
+  if (withChart && node) {
+    try {
+      chart = await installChart(cp.kubeconfigPath, node);
+    } catch (err) {
+      console.error((err as Error).message);
+      await stop('the chart did not install', 1);
+    }
+  }
 
   const what = node
     ? `etcd, kube-apiserver, kube-controller-manager, kube-scheduler; node ${node.name} (${node.ip}):
@@ -59,7 +71,8 @@ Kubernetes cluster is up (${what}).
   server:     ${cp.server}
   kubeconfig: ${cp.kubeconfigPath}
   logs:       ${cp.workDir}/*.log${node ? ` ${node.dir}/*.log` : ''}
-
+${chart ? `  chart:      release ${chart.release} in namespace ${chart.namespace}, image ${chart.image.name} (${chart.image.unpacked})
+` : ''}
   export KUBECONFIG=${cp.kubeconfigPath}
 
 Press Ctrl-C to stop.`);
@@ -72,7 +85,11 @@ async function main(): Promise<number> {
   const [cmd, ...rest] = process.argv.slice(2);
   switch (cmd) {
     case 'up':
-      return up(!rest.includes('--no-node'), rest.includes('--keep-work-dir'));
+      if (rest.includes('--no-node') && rest.includes('--with-chart')) {
+        console.error('--with-chart needs the node (the webhook runs in a pod)');
+        return 2;
+      }
+      return up(!rest.includes('--no-node'), rest.includes('--with-chart'), rest.includes('--keep-work-dir'));
     case 'build': {
       // Everything `up` and the e2e suite need: binaries and node images.
       const bins = await ensureControlPlaneBinaries();

@@ -29,6 +29,8 @@ export interface ControlPlaneBinaries {
   kubeScheduler: string;
   kubelet: string;
   kubeProxy: string;
+  /** For the chart's `helm test` image (registry.k8s.io/kubectl). */
+  kubectl: string;
 }
 
 export interface StartOptions {
@@ -98,6 +100,7 @@ async function locateOrBuild(log: (line: string) => void): Promise<ControlPlaneB
     kubeScheduler: join(binDir, 'kube-scheduler'),
     kubelet: join(binDir, 'kubelet'),
     kubeProxy: join(binDir, 'kube-proxy'),
+    kubectl: join(binDir, 'kubectl'),
   };
   for (const path of Object.values(bins).slice(1)) {
     if (!existsSync(path)) throw new Error(`control-plane binary missing: ${path}`);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../../support/run-program.js';
 import { ensureNodeImages } from '../node/images/build.js';
+import { routeKubernetesService, startApiRelay, type ApiRelay } from './api-relay.js';
 import { runBuildScript } from './build-script.js';
 import { ensureControlPlaneBinaries, kubeconfig, type ControlPlane } from './control-plane.js';
 import {
@@ -80,6 +81,8 @@ export interface ClusterNode {
   images: string[];
   /** Resolves (with a message and log tails) if a component dies before stop(). */
   died: Promise<string>;
+  /** Imports an OCI image archive into containerd, pinned (never garbage-collected). */
+  importImage(archive: string): Promise<void>;
   /** crictl against the node's containerd; never throws on a non-zero exit. */
   crictl(args: readonly string[]): Promise<RunResult>;
   /** Removes every pod, container, mount, device, cgroup and firewall rule of the node. Idempotent. */
@@ -210,9 +213,11 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
   let stopping: Promise<void> | undefined;
   const keep = () => opts.keepWorkDir === true || process.env['E2E_KEEP_WORKDIR'] === '1';
 
+  let relay: ApiRelay | undefined;
   const stop = (keepDir = keep()): Promise<void> =>
     (stopping ??= (async () => {
       components.stopping();
+      await relay?.close();
       const result = await run('bash', [teardownScript, dir, ...(keepDir ? ['--keep-dir'] : [])], { timeoutMs: 180_000 });
       try {
         process.kill(-watchdogPid, 'SIGKILL');
@@ -251,11 +256,16 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
     });
     await waitFor('containerd CRI', async () => (await crictl(['info'])).code === 0);
 
-    for (const image of images) {
-      // Pinned images are never garbage-collected by kubelet.
-      await ctr(['images', 'import', '--local', '--label', 'io.cri-containerd.pinned=pinned', image.archive]);
-    }
+    // Pinned images are never garbage-collected by kubelet.
+    const importImage = async (archive: string) => {
+      await ctr(['images', 'import', '--local', '--label', 'io.cri-containerd.pinned=pinned', archive]);
+    };
+    for (const image of images) await importImage(image.archive);
     log(`imported ${images.map((i) => i.name).join(', ')}`);
+
+    // --- the apiserver, for pods
+    relay = await startApiRelay(NODE_IP, Number(new URL(cp.server).port));
+    await routeKubernetesService(cp.kubeconfigPath, relay);
 
     // --- kubelet
     const kubeletClient = issueCert(cp.ca, {
@@ -314,6 +324,7 @@ export async function startNode(cp: ControlPlane, opts: NodeOptions = {}): Promi
       logs: { containerd: containerd.logPath, kubelet: proc('kubelet').logPath, kubeProxy: proc('kube-proxy').logPath },
       images: images.map((i) => i.name),
       died: components.died,
+      importImage,
       crictl,
       stop: () => stop(),
     };
