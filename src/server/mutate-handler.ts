@@ -87,7 +87,10 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
    */
   const namespaceUnavailable = (res: ServerResponse, request: AdmissionRequest, pod: Pod | undefined, error: NamespaceUnavailableError, started: bigint): void => {
     const failure = new RequestError('NAMESPACE_UNAVAILABLE', error.message);
-    sendJson(res, failure.status, JSON.stringify(failure));
+    // A Status body: the apiserver decodes one from a failed call (client-go rest Result.Error)
+    // and shows its message to whoever created the pod; the project's own error shape rides along.
+    const status = { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: failure.status, reason: 'ServiceUnavailable', message: error.message };
+    sendJson(res, failure.status, JSON.stringify({ ...status, ...failure.toJSON() }));
     logger.warn(
       {
         uid: request.uid,

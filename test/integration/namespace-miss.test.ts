@@ -98,11 +98,16 @@ describe('the namespace of a pod', () => {
     const timeouts = await namespaceReads('timeout');
     const { status, body } = await post(unannotatedPodIn('slow'));
     expect(status).toBe(503);
+    const message = 'namespace "slow" is not in the webhook\'s cache yet and could not be read: no answer from the API within 1000 ms';
+    // A metav1.Status, whose message the apiserver passes on, and the project's error shape.
     expect(body).toEqual({
-      error: {
-        code: 'NAMESPACE_UNAVAILABLE',
-        message: 'namespace "slow" is not in the webhook\'s cache yet and could not be read: no answer from the API within 1000 ms',
-      },
+      kind: 'Status',
+      apiVersion: 'v1',
+      status: 'Failure',
+      code: 503,
+      reason: 'ServiceUnavailable',
+      message,
+      error: { code: 'NAMESPACE_UNAVAILABLE', message },
     });
     expect(await namespaceReads('timeout')).toBe(timeouts + 1);
     // The webhook's client went away instead of leaving the request open.
