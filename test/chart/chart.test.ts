@@ -219,11 +219,34 @@ describe('helm template over the values matrix', () => {
     expect(role['rules']).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['create'] }]);
   });
 
+  it('graceful stop: a preStop sleep, then the drain flags, a readiness probe that withdraws a signalled pod within the delay, all inside the grace period', async () => {
+    const deployment = findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si' })), 'Deployment');
+    const container = firstContainer(deployment);
+    expect(container['lifecycle']).toEqual({ preStop: { sleep: { seconds: 5 } } });
+    const args = container['args'] as string[];
+    expect(args).toEqual(expect.arrayContaining(['--shutdown-delay=10', '--shutdown-timeout=10']));
+    const seconds = (flag: string) => Number(args.find((a) => a.startsWith(`${flag}=`))?.split('=')[1]);
+    const probe = container['readinessProbe'] as { periodSeconds: number; failureThreshold: number };
+    // A container signalled without a pod deletion is withdrawn by the probe alone, with half the delay left for propagation.
+    expect(probe.periodSeconds * probe.failureThreshold).toBeLessThanOrEqual(seconds('--shutdown-delay') / 2);
+    // The kubelet's grace period covers the hook, the delay and the in-flight timeout.
+    expect(5 + seconds('--shutdown-delay') + seconds('--shutdown-timeout')).toBeLessThanOrEqual(podSpec(deployment)['terminationGracePeriodSeconds'] as number);
+
+    const set = ['preStopSleepSeconds=0', 'config.shutdownDelaySeconds=3', 'config.shutdownTimeoutSeconds=4', 'terminationGracePeriodSeconds=7'];
+    const custom = firstContainer(findObject(parseObjects(await renderChart({ set })), 'Deployment'));
+    expect(custom['lifecycle']).toBeUndefined();
+    expect(custom['args']).toEqual(expect.arrayContaining(['--shutdown-delay=3', '--shutdown-timeout=4']));
+  });
+
   it('fails clearly on combinations the schema cannot express', async () => {
     const failures: Array<[string[], RegExp]> = [
       [['certificates.mode=provided', `certificates.provided.caBundle=${CA_B64}`], /certificates\.provided\.secretName is required/],
       [['certificates.mode=provided', 'certificates.provided.secretName=s'], /certificates\.provided\.caBundle .* is required/],
       [['webhook.url=https://127.0.0.1:8443/mutate', 'certificates.mode=cert-manager'], /webhook\.url needs certificates\.mode=self-managed or provided/],
+      [
+        ['terminationGracePeriodSeconds=24'],
+        /preStopSleepSeconds \(5\) \+ config\.shutdownDelaySeconds \(10\) \+ config\.shutdownTimeoutSeconds \(10\) = 25 exceeds terminationGracePeriodSeconds \(24\)/,
+      ],
     ];
     for (const [set, message] of failures) {
       const result = await helm(templateArgs({ set }));
@@ -248,6 +271,8 @@ describe('values.schema.json refuses bad values', () => {
     ['an unknown on-problem', ['config.onProblem=ignore'], /onProblem/],
     ['a webhook.url that is not https', ['webhook.url=http://127.0.0.1:8443/mutate'], /url/],
     ['zero replicas', ['replicaCount=0'], /replicaCount/],
+    ['a negative preStop sleep', ['preStopSleepSeconds=-1'], /preStopSleepSeconds/],
+    ['a shutdown delay that is not a number', ['config.shutdownDelaySeconds=soon'], /shutdownDelaySeconds/],
     ['a template file name without .yaml', ['sidecarTemplates.foo=x'], /sidecarTemplates|foo/],
   ];
   it.each(rejected)('%s', async (_what, set, message) => {
