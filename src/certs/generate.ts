@@ -19,9 +19,11 @@ export interface CertificateRequest {
   ca?: { cert: string; key: string };
 }
 
-function randomSerial(): string {
-  // Positive 128-bit serial: a leading 0 nibble keeps the DER integer positive.
-  return '0' + forge.util.bytesToHex(forge.random.getBytesSync(16)).slice(1);
+export function randomSerial(): string {
+  // Positive 128-bit serial whose first byte is 0x10–0x1f: positive, and
+  // never 0x00, which DER forbids before a byte below 0x80 ("illegal
+  // padding": with a leading 0 nibble one certificate in 32 did not parse).
+  return '1' + forge.util.bytesToHex(forge.random.getBytesSync(16)).slice(1);
 }
 
 function backdated(now: Date, days: number): Validity {
