@@ -34,6 +34,11 @@ export interface Config {
   eventIntervalSeconds: number;
   reconcileMissed: 'off' | 'report' | 'delete';
   reconcileExcludeNamespaces: string[];
+  reconcileLease: string;
+  reconcileLeaseDurationSeconds: number;
+  reconcileBackoffSeconds: number;
+  reconcileBackoffMaxSeconds: number;
+  reconcileAttempts: number;
 }
 
 type Kind = 'string' | 'integer' | 'boolean' | 'list';
@@ -75,8 +80,13 @@ export const OPTIONS: readonly Option[] = [
   { key: 'nativeSidecars', flag: 'native-sidecars', kind: 'boolean', default: 'true', help: 'inject native-mode templates as initContainers with restartPolicy Always (Kubernetes >= 1.29); false = as regular containers' },
   { key: 'events', flag: 'events', kind: 'boolean', default: 'true', help: "with API access: an Event on the pod's workload (Deployment, Job…) when its pods are refused or skipped because of a problem" },
   { key: 'eventIntervalSeconds', flag: 'event-interval', kind: 'integer', default: '300', min: 1, max: 86400, help: 'at most one such Event per workload and reason in this many seconds' },
-  { key: 'reconcileMissed', flag: 'reconcile-missed', kind: 'string', default: 'off', allowed: ['off', 'report', 'delete'], help: 'watch pods that asked for injection but lack it (created while the webhook was unreachable): report (metric, Event) or also delete those with a controller so they are recreated injected' },
-  { key: 'reconcileExcludeNamespaces', flag: 'reconcile-exclude-namespaces', kind: 'list', default: 'kube-system,kube-public,kube-node-lease', help: 'namespaces the reconciler ignores (the webhook configuration never sends them; --namespace is added)' },
+  { key: 'reconcileMissed', flag: 'reconcile-missed', kind: 'string', default: 'off', allowed: ['off', 'report', 'delete'], help: 'watch pods that asked for injection but lack it (created while the webhook was unreachable): report (metric, Event) or also evict those with a controller so they are recreated injected; needs --namespace (its Lease)' },
+  { key: 'reconcileExcludeNamespaces', flag: 'reconcile-exclude-namespaces', kind: 'list', default: 'kube-system,kube-public,kube-node-lease', help: "namespaces the reconciler ignores: the webhook configuration's excluded namespaces (--namespace is added)" },
+  { key: 'reconcileLease', flag: 'reconcile-lease', kind: 'string', default: 'sidecar-injector-reconciler', help: 'Lease in --namespace that elects the one replica whose reconciler acts (evicts, writes Events)' },
+  { key: 'reconcileLeaseDurationSeconds', flag: 'reconcile-lease-duration', kind: 'integer', default: '15', min: 2, max: 600, help: 'seconds a Lease not renewed stays with its holder; the holder renews every duration/7.5 and steps down after 2/3 of it without a renewal' },
+  { key: 'reconcileBackoffSeconds', flag: 'reconcile-backoff', kind: 'integer', default: '30', min: 1, max: 3600, help: 'first wait before evicting again the pods of a controller whose replacement came back without its sidecars, and before retrying an eviction a PodDisruptionBudget refused; doubled each time' },
+  { key: 'reconcileBackoffMaxSeconds', flag: 'reconcile-backoff-max', kind: 'integer', default: '600', min: 1, max: 86400, help: 'longest such wait' },
+  { key: 'reconcileAttempts', flag: 'reconcile-attempts', kind: 'integer', default: '3', min: 1, max: 100, help: "replacements of a controller's evicted pods that may come back without their sidecars before the reconciler gives up on it (metric, Event)" },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', kind: 'integer', default: String(6 * 1024 * 1024), min: 1024, max: 64 * 1024 * 1024, help: 'largest AdmissionReview accepted' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', allowed: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { key: 'shutdownDelaySeconds', flag: 'shutdown-delay', kind: 'integer', default: '5', min: 0, max: 300, help: 'on SIGTERM/SIGINT, seconds to keep serving while not ready (every answer says Connection: close) before listening stops, so the endpoint is withdrawn first; a second signal ends the delay' },
@@ -153,6 +163,12 @@ export function loadConfig(argv: readonly string[], env: Readonly<Record<string,
   const result = config as unknown as Config;
   if (result.certFile === '') result.certFile = join(result.certDir, 'tls.crt');
   if (result.keyFile === '') result.keyFile = join(result.certDir, 'tls.key');
+  if (result.reconcileMissed !== 'off' && result.namespace === '') {
+    throw new ConfigError('--reconcile-missed needs --namespace (SIDECAR_INJECTOR_NAMESPACE): its Lease lives there');
+  }
+  if (result.reconcileBackoffMaxSeconds < result.reconcileBackoffSeconds) {
+    throw new ConfigError(`--reconcile-backoff-max (${result.reconcileBackoffMaxSeconds}) is below --reconcile-backoff (${result.reconcileBackoffSeconds})`);
+  }
   return Object.freeze(result);
 }
 

@@ -20,7 +20,10 @@ export interface Metrics {
   namespaceReads: Counter<'result'>;
   events: Counter<'reason' | 'result'>;
   missedInjections: Gauge;
-  missedInjectionDeletions: Counter<'result'>;
+  missedInjectionEvictions: Counter<'result'>;
+  missedInjectionGivenUp: Gauge;
+  reconcilerLeader: Gauge;
+  reconcilerWatchedPods: Gauge;
 }
 
 export function createMetrics(options: { processMetrics: boolean } = { processMetrics: true }): Metrics {
@@ -99,10 +102,25 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       help: 'Pods that ask for injection but were stored without it (created while the webhook was unreachable), as the reconciler sees them now.',
       registers,
     }),
-    missedInjectionDeletions: new Counter({
-      name: 'sidecar_injector_missed_injection_deletions_total',
-      help: 'Pods deleted by the reconciler (--reconcile-missed=delete) so their controller recreates them injected, by result.',
+    missedInjectionEvictions: new Counter({
+      name: 'sidecar_injector_missed_injection_evictions_total',
+      help: 'Evictions by the reconciler (--reconcile-missed=delete) of pods that missed their injection, so their controller recreates them injected, by result (evicted; blocked: a PodDisruptionBudget refused, retried later; gone; error: retried later).',
       labelNames: ['result'],
+      registers,
+    }),
+    missedInjectionGivenUp: new Gauge({
+      name: 'sidecar_injector_missed_injection_given_up_controllers',
+      help: 'Controllers whose evicted pods came back without their sidecars --reconcile-attempts times; the reconciler no longer evicts their pods (leader only).',
+      registers,
+    }),
+    reconcilerLeader: new Gauge({
+      name: 'sidecar_injector_reconciler_leader',
+      help: '1 while this replica holds the reconciler Lease (it alone evicts and writes Events), else 0.',
+      registers,
+    }),
+    reconcilerWatchedPods: new Gauge({
+      name: 'sidecar_injector_reconciler_watched_pods',
+      help: "Pods in the reconciler's cache (unfinished pods outside the excluded namespaces).",
       registers,
     }),
     planCache: new Counter({

@@ -140,7 +140,7 @@ export async function startWebhook(
   // Admission reads a namespace the informer has not seen yet; the reconciler judges later, from memory.
   const lookup = namespaces === undefined ? undefined : lookUpNamespaces(namespaces, logger, metrics);
   const feedback =
-    connection === undefined ? undefined : await startWorkloadFeedback(config, connection, { logger, metrics, templates: merged, settings, namespaceInfo });
+    connection === undefined ? undefined : await startWorkloadFeedback(config, connection, { logger, metrics, templates: merged, settings, namespaceInfo, namespacesSynced: () => namespaces?.isSynced() ?? false });
 
   let draining = false;
   const deps: ServerDeps = {

@@ -3,16 +3,15 @@
 // injections. Both need API access; both stay off the admission path.
 import type { Config } from '../config/config.js';
 import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
-import { missedTemplates } from '../inject/missed.js';
 import { injectionEvent } from '../inject/workload-event.js';
 import { describeApiError } from '../kube/api-errors.js';
 import type { KubeConnection } from '../kube/connection.js';
 import type { EventRecorder } from '../kube/event-recorder.js';
-import type { MissedInjections } from '../kube/missed-injections.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { ServerDeps } from './deps.js';
+import { startMissedInjectionReconciler } from './missed-injection-reconciler.js';
 
 export interface WorkloadFeedback {
   onOutcome: ServerDeps['onOutcome'];
@@ -28,6 +27,7 @@ export async function startWorkloadFeedback(
     templates: { current(): TemplateSet };
     settings: InjectionSettings;
     namespaceInfo: (namespace: string) => NamespaceInfo;
+    namespacesSynced: () => boolean;
   },
 ): Promise<WorkloadFeedback> {
   const { logger, metrics } = context;
@@ -45,25 +45,7 @@ export async function startWorkloadFeedback(
       },
     });
   }
-  let reconciler: MissedInjections | undefined;
-  if (config.reconcileMissed !== 'off') {
-    const { MissedInjections } = await import('../kube/missed-injections.js');
-    reconciler = new MissedInjections(connection, {
-      mode: config.reconcileMissed,
-      excludedNamespaces: new Set([...config.reconcileExcludeNamespaces, ...(config.namespace === '' ? [] : [config.namespace])]),
-      judge: (pod, namespace) => missedTemplates(pod, namespace, context.templates.current(), context.settings, context.namespaceInfo(namespace)),
-      events,
-      onMissedCount: (count) => metrics.missedInjections.set(count),
-      onDeletion: (result, pod, error) => {
-        metrics.missedInjectionDeletions.inc({ result });
-        if (result === 'deleted') logger.info({ pod }, 'deleted a pod that missed its injection; its controller recreates it');
-        else logger.warn({ pod, error: describeApiError(error) }, 'could not delete a pod that missed its injection');
-      },
-      onError: (error) => logger.warn({ error: describeApiError(error) }, 'pod watch of the missed-injection reconciler failed; retrying'),
-    });
-    reconciler.start();
-    logger.info({ mode: config.reconcileMissed }, 'watching pods for missed injections');
-  }
+  const reconciler = config.reconcileMissed === 'off' ? undefined : await startMissedInjectionReconciler(config, connection, { ...context, events });
   const recorder = events;
   return {
     onOutcome:
