@@ -100,7 +100,19 @@ describe('helm template over the values matrix', () => {
       { apiGroups: [''], resources: ['events'], verbs: ['create'] },
       { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
     ]);
-    expect(await rules([...off, 'config.reconcileMissed=delete'])).toContainEqual({ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch', 'delete'] });
+    expect(await rules([...off, 'config.reconcileMissed=delete'])).toEqual([
+      namespaces,
+      { apiGroups: [''], resources: ['events'], verbs: ['create'] },
+      { apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] },
+      { apiGroups: [''], resources: ['pods/eviction'], verbs: ['create'] },
+    ]);
+    const reconciler = findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si', set: ['config.reconcileMissed=report'] })), 'Role', 'r1-sidecar-injector-reconciler');
+    expect(reconciler.metadata.namespace).toBe('si');
+    expect(reconciler['rules']).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['r1-sidecar-injector-reconciler'], verbs: ['get', 'update'] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
+    ]);
+    expect(parseObjects(await renderChart({ release: 'r1', namespace: 'si' })).map((o) => o.metadata.name)).not.toContain('r1-sidecar-injector-reconciler');
     const role = findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si' })), 'Role', 'r1-sidecar-injector-certificates');
     expect(role.metadata.namespace).toBe('si');
     expect(role['rules']).toEqual([
@@ -175,6 +187,33 @@ describe('helm template over the values matrix', () => {
     const expected = webhookConfiguration({ name: 'sidecar-injector', url, caBundlePem: CA_PEM, ownNamespace: 'injector' });
     expect(mwc['webhooks']).toEqual(expected['webhooks']);
     expect(mwc.metadata.annotations).toBeUndefined();
+  });
+
+  it("the reconciler judges the pods the webhook configuration sends: its excluded namespaces are the webhooks', from one helper, and its other selectors are the rule the process mirrors", async () => {
+    for (const set of [[], ['webhook.excludeNamespaces={monitoring,kube-system}']]) {
+      const objects = parseObjects(await renderChart({ release: 'r1', namespace: 'si', set: [...set, 'config.reconcileMissed=delete'] }));
+      const args = firstContainer(findObject(objects, 'Deployment'))['args'] as string[];
+      const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
+      const excluded = flag('reconcile-exclude-namespaces')?.split(',');
+      expect(excluded).toEqual(['kube-system', 'kube-node-lease', 'kube-public', 'si', ...(set.length > 0 ? ['monitoring'] : [])]);
+      expect(flag('namespace')).toBe('si');
+      expect(flag('reconcile-lease')).toBe('r1-sidecar-injector-reconciler');
+      const webhooks = findObject(objects, 'MutatingWebhookConfiguration')['webhooks'] as Json[];
+      for (const webhook of webhooks) {
+        const [exclusion, ...others] = (webhook['namespaceSelector'] as { matchExpressions: Json[] }).matchExpressions;
+        expect(exclusion).toEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded });
+        // Beyond exclusion, the pod webhooks select on exactly what src/inject/webhook-scope.ts reads.
+        if (webhook['name'] === 'workload.sidecar.example') continue;
+        expect(others).toEqual([{ key: 'sidecar.example/injection', operator: webhook['name'] === 'namespace.sidecar.example' ? 'In' : 'NotIn', values: ['enabled'] }]);
+        const conditions = (webhook['matchConditions'] as Json[]).map((c) => c['expression']);
+        const optedOut = "object.metadata.?annotations[?'sidecar.example/inject'].orValue('') == 'false'";
+        const asked = "object.metadata.?annotations[?'sidecar.example/inject'].orValue('') != ''";
+        expect(conditions).toEqual(webhook['name'] === 'namespace.sidecar.example' ? [`!(${optedOut})`] : [`${asked} && !(${optedOut})`]);
+      }
+    }
+    // Off: no reconciler flags beyond the mode, as before.
+    const off = firstContainer(findObject(parseObjects(await renderChart({ release: 'r1', namespace: 'si' })), 'Deployment'))['args'] as string[];
+    expect(off.filter((a) => a.startsWith('--reconcile-'))).toEqual(['--reconcile-missed=off']);
   });
 
   it('values reach the flags, the webhook and the objects', async () => {

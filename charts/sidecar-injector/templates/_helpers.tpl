@@ -75,3 +75,19 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- join "," $hosts }}
 {{- end }}
+
+{{/*
+Namespaces the webhook configuration never sends to the webhook, comma-joined:
+the control plane's own, the release's (the webhook must never wait for
+itself) and webhook.excludeNamespaces. The one list behind the webhooks'
+namespaceSelectors and the reconciler's --reconcile-exclude-namespaces, so the
+reconciler judges exactly the pods the webhook would have been sent.
+*/}}
+{{- define "sidecar-injector.excludedNamespaces" -}}
+{{- concat (list "kube-system" "kube-node-lease" "kube-public" .Release.Namespace) .Values.webhook.excludeNamespaces | uniq | join "," }}
+{{- end }}
+
+{{/* The Lease (in the release namespace) that elects the replica whose reconciler acts. */}}
+{{- define "sidecar-injector.reconcilerLeaseName" -}}
+{{- printf "%s-reconciler" (include "sidecar-injector.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
