@@ -28,7 +28,7 @@ export interface LoadReport {
   latenciesMs: number[];
 }
 
-interface CreateResult {
+export interface CreateResult {
   ok: boolean;
   reason: string;
   ms: number;
@@ -62,11 +62,16 @@ export class PodLoad {
     });
   }
 
-  private async create(options: LoadOptions, index: number): Promise<CreateResult> {
+  private create(options: LoadOptions, index: number): Promise<CreateResult> {
+    return this.createPod(options.namespace, `load-${index}`, { [INJECT_ANNOTATION]: options.templates });
+  }
+
+  /** Creates one never-scheduled pod with these annotations; says how long the apiserver took. */
+  async createPod(namespace: string, name: string, annotations: Record<string, string>): Promise<CreateResult> {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
-      metadata: { name: `load-${index}`, annotations: { [INJECT_ANNOTATION]: options.templates } },
+      metadata: { name, annotations },
       spec: {
         nodeSelector: { 'sidecar.example/drill': 'never-scheduled' },
         containers: [{ name: 'app', image: 'docker.io/library/busybox:1.37', command: ['sleep', '3600'] }],
@@ -74,7 +79,7 @@ export class PodLoad {
     };
     const started = performance.now();
     try {
-      const { status, text } = await this.call('POST', `/api/v1/namespaces/${options.namespace}/pods`, pod);
+      const { status, text } = await this.call('POST', `/api/v1/namespaces/${namespace}/pods`, pod);
       const ms = performance.now() - started;
       if (status === 201) return { ok: true, reason: '', ms };
       const message = (JSON.parse(text) as { message?: string }).message ?? text;
