@@ -16,7 +16,7 @@ import { webhookConfiguration } from '../support/webhook-configuration.js';
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
 import { ensureNodeRuntime, startNode, type ClusterNode } from './node.js';
 import { ensureNodeImages } from '../node/images/build.js';
-import { installChart, type InstalledChart } from './in-cluster-chart.js';
+import { ensureChartImages, installChart, type InstalledChart } from './in-cluster-chart.js';
 
 const usage = 'usage: cluster-cli.ts up [--no-node | --with-chart] [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
 
@@ -91,11 +91,12 @@ async function main(): Promise<number> {
       }
       return up(!rest.includes('--no-node'), rest.includes('--with-chart'), rest.includes('--keep-work-dir'));
     case 'build': {
-      // Everything `up` and the e2e suite need: binaries and node images.
+      // Everything `up` and the e2e suite need: binaries, the node's images and the chart's.
       const bins = await ensureControlPlaneBinaries();
       console.log(bins.binDir);
       console.log(await ensureNodeRuntime());
       for (const image of await ensureNodeImages()) console.log(image.archive);
+      for (const archive of (await ensureChartImages((line) => process.stderr.write(`[chart] ${line}\n`))).archives) console.log(archive);
       return 0;
     }
     case 'webhook': {

@@ -33,18 +33,24 @@ function kubernetesVersion(): string {
   return version;
 }
 
-/** Builds and imports the images the chart's defaults name. */
-export async function importChartImages(node: ClusterNode, log: (line: string) => void): Promise<WebhookImage> {
+/** Builds (when out of date) the images the chart's defaults name: the webhook's and the `helm test` one. */
+export async function ensureChartImages(log: (line: string) => void): Promise<{ webhook: WebhookImage; archives: string[] }> {
   const values = parse(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as { tests: { image: string } };
   const version = kubernetesVersion();
   if (values.tests.image !== `registry.k8s.io/kubectl:${version}`) {
     throw new Error(`the chart's tests.image is ${values.tests.image}, but the cluster is ${version}: keep them equal`);
   }
   const bins = await ensureControlPlaneBinaries({ log });
-  const [kubectl] = await ensureImages([kubectlRecipe(bins.kubectl, version)], { log });
-  const image = await ensureWebhookImage({ log });
-  for (const archive of [image.archive, (kubectl as { archive: string }).archive]) await node.importImage(archive);
-  return image;
+  const kubectl = await ensureImages([kubectlRecipe(bins.kubectl, version)], { log });
+  const webhook = await ensureWebhookImage({ log });
+  return { webhook, archives: [webhook.archive, ...kubectl.map((i) => i.archive)] };
+}
+
+/** Builds and imports the images the chart's defaults name. */
+export async function importChartImages(node: ClusterNode, log: (line: string) => void): Promise<WebhookImage> {
+  const { webhook, archives } = await ensureChartImages(log);
+  for (const archive of archives) await node.importImage(archive);
+  return webhook;
 }
 
 /** `helm install --wait` of the chart (values from `set`, `--set` syntax), after importing its images. */
