@@ -9,8 +9,11 @@
 ARG BUILD_BASE=node:22-bookworm-slim
 ARG RUNTIME_BASE=gcr.io/distroless/nodejs22-debian12:nonroot
 
-# ---- build: all dependencies, TypeScript → dist/, then only production dependencies
-FROM ${BUILD_BASE} AS build
+# ---- build: all dependencies, TypeScript → dist/, then only production dependencies.
+# On the builder's own platform: its output is JavaScript (no production
+# dependency has native code), so a multi-arch build runs npm and tsc once,
+# natively, instead of under emulation per architecture.
+FROM --platform=$BUILDPLATFORM ${BUILD_BASE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
