@@ -100,8 +100,9 @@ export async function startMissedInjectionReconciler(
     stop: async () => {
       stopped = true;
       clearTimeout(timer);
-      await elector.stop();
+      // An eviction in flight ends before the Lease is released to a successor.
       await reconciler.stop();
+      await elector.stop();
     },
   };
 }
