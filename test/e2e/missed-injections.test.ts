@@ -258,7 +258,8 @@ describe('pods created while the webhook was down (failurePolicy Ignore)', () =>
     const [event] = (await kube.core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === 'SidecarInjectionMissedRepeatedly');
     expect(event).toMatchObject({ type: 'Warning', involvedObject: { kind: 'Deployment', name: 'flaky' } });
     expect(event?.message).toMatch(/^pods of ReplicaSet flaky-\w+ were evicted to be recreated with log-collector, but 3 replacements came back without them/);
-    expect(reconciler.output()).toContain('replacements keep coming back without their sidecars; no longer evicting the pods of this controller');
+    // The log is written in batches (at least every 250 ms).
+    await waitFor('the give-up log line', () => (reconciler.output().includes('replacements keep coming back without their sidecars; no longer evicting the pods of this controller') ? true : undefined));
 
     // Longer than the longest wait (--reconcile-backoff-max=4): nothing more happens.
     await delay(5_000);
