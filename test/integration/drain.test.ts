@@ -224,15 +224,15 @@ describe('SIGTERM under keep-alive load', () => {
 
 describe('keep-alive connections during the drain', () => {
   /** A TLS connection that has had one keep-alive answer and now sits idle. */
-  async function idleConnection(target: ServeProcess): Promise<{ socket: TLSSocket; closed: Promise<'refused' | 'accepted'>; get(path: string): Promise<string> }> {
+  async function idleConnection(target: ServeProcess): Promise<{ socket: TLSSocket; closed: Promise<number>; get(path: string): Promise<string> }> {
     const socket = tlsConnect({ host: '127.0.0.1', port: target.port, ca: target.ca, servername: 'localhost' });
     await new Promise<void>((resolve, reject) => {
       socket.once('secureConnect', () => resolve());
       socket.once('error', reject);
     });
     socket.on('error', () => undefined);
-    // When the server ends an idle connection, whether it was still listening then.
-    const closed = new Promise<'refused' | 'accepted'>((resolve, reject) => socket.once('close', () => connectOutcome(target.port).then(resolve, reject)));
+    // When the server ended the connection (a lower bound on the drain's progress: never before that moment).
+    const closed = new Promise<number>((resolve) => socket.once('close', () => resolve(performance.now())));
     const get = (path: string): Promise<string> => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: keep-alive\r\n\r\n`);
       return new Promise((resolve) => socket.once('data', (chunk: Buffer) => resolve(chunk.toString('latin1'))));
@@ -246,14 +246,17 @@ describe('keep-alive connections during the drain', () => {
     const used = await idleConnection(serve);
     const untouched = await idleConnection(serve);
 
+    const signalled = performance.now();
     process.kill(serve.pid, 'SIGTERM');
     const target = serve;
     await waitFor('/readyz to answer 503 after SIGTERM', async () => ((await readyz(target)).status === 503 ? true : undefined), { intervalMs: 50 });
     // Used during the delay: answered on the same connection, told to leave, then closed by the server.
     expect(await used.get('/healthz')).toMatch(/^HTTP\/1\.1 200 [^]*\r\nConnection: close\r\n/i);
     await used.closed;
-    // Never used again: closed by the server at the end of the delay, after listening stopped.
-    expect(await untouched.closed).toBe('refused');
+    // Never used again: left open through the 3 s delay (a slow machine only makes this later),
+    // then closed by the server, with listening stopped by then.
+    expect(await untouched.closed - signalled).toBeGreaterThanOrEqual(2_900);
+    expect(await connectOutcome(target.port)).toBe('refused');
     expect(await serve.waitForExit(30_000)).toEqual({ code: 0, signal: null });
   });
 
