@@ -23,6 +23,7 @@ export interface Config {
   defaultTemplates: string[];
   nativeSidecars: boolean;
   maxBodyBytes: number;
+  maxConnections: number;
   logLevel: string;
   shutdownDelaySeconds: number;
   shutdownTimeoutSeconds: number;
@@ -88,6 +89,7 @@ export const OPTIONS: readonly Option[] = [
   { key: 'reconcileBackoffMaxSeconds', flag: 'reconcile-backoff-max', kind: 'integer', default: '600', min: 1, max: 86400, help: 'longest such wait' },
   { key: 'reconcileAttempts', flag: 'reconcile-attempts', kind: 'integer', default: '3', min: 1, max: 100, help: "replacements of a controller's evicted pods that may come back without their sidecars before the reconciler gives up on it (metric, Event)" },
   { key: 'maxBodyBytes', flag: 'max-body-bytes', kind: 'integer', default: String(6 * 1024 * 1024), min: 1024, max: 64 * 1024 * 1024, help: 'largest AdmissionReview accepted' },
+  { key: 'maxConnections', flag: 'max-connections', kind: 'integer', default: '1000', min: 1, max: 1_000_000, help: 'open HTTPS connections at most; further ones are closed as they arrive (connections that stall before their TLS handshake or request headers are cut after 5 s)' },
   { key: 'logLevel', flag: 'log-level', kind: 'string', default: 'info', allowed: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], help: 'log level' },
   { key: 'shutdownDelaySeconds', flag: 'shutdown-delay', kind: 'integer', default: '5', min: 0, max: 300, help: 'on SIGTERM/SIGINT, seconds to keep serving while not ready (every answer says Connection: close) before listening stops, so the endpoint is withdrawn first; a second signal ends the delay' },
   { key: 'shutdownTimeoutSeconds', flag: 'shutdown-timeout', kind: 'integer', default: '20', min: 0, max: 300, help: 'after the delay, seconds to let in-flight requests finish before their connections are cut' },

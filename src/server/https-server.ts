@@ -37,6 +37,19 @@ export interface RunningServer {
 // failurePolicy Fail.
 const KEEP_ALIVE_TIMEOUT_MS = 120_000;
 
+// A connection that has not finished its TLS handshake this long after it
+// opened, or whose request head is not complete this long after it began (on
+// a new connection: after the handshake), is closed; idle keep-alive
+// connections between requests are left to KEEP_ALIVE_TIMEOUT_MS. The
+// apiserver writes a request at once on a new connection, its head in one
+// piece, so a few seconds only ever cut sockets that are stuck or held open
+// on purpose; Node's default handshake timeout (120 s) let a few hundred such
+// sockets pin memory and descriptors.
+export const HANDSHAKE_TIMEOUT_MS = 5_000;
+export const HEADERS_TIMEOUT_MS = 5_000;
+// Node checks the headers timeout only this often (its default is 30 s).
+const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+
 function listen(server: Server | HttpServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -64,6 +77,8 @@ export async function startHttpsServer(options: {
   port: number;
   certificate: ServingCertificate;
   listener: RequestListener;
+  /** Open connections at most; further ones are closed as they arrive (server.maxConnections). None when undefined. */
+  maxConnections?: number;
 }): Promise<RunningServer> {
   let closing = false;
   // Responses that may still go out with keep-alive, for a drain to reach them.
@@ -80,8 +95,10 @@ export async function startHttpsServer(options: {
     {
       ...tlsOptions(options.certificate),
       // Slow or stuck clients must not pin sockets; the apiserver gives up after 30 s anyway.
-      headersTimeout: 10_000,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      headersTimeout: HEADERS_TIMEOUT_MS,
       requestTimeout: 30_000,
+      connectionsCheckingInterval: CONNECTIONS_CHECKING_INTERVAL_MS,
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
@@ -95,6 +112,7 @@ export async function startHttpsServer(options: {
       options.listener(req, res);
     },
   );
+  if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   server.on('secureConnection', (socket) => generationOf.set(socket, certificateGeneration));
   const port = await listen(server, options.host, options.port);
   return {

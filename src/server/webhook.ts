@@ -159,7 +159,7 @@ export async function startWebhook(
   const listener = createApp(deps);
   let plain: Awaited<ReturnType<typeof startPlainServer>> | undefined;
   try {
-    server = await startHttpsServer({ host: config.host, port: config.port, certificate: certificates.initial, listener });
+    server = await startHttpsServer({ host: config.host, port: config.port, certificate: certificates.initial, listener, maxConnections: config.maxConnections });
     if (config.metricsPort > 0) {
       plain = await startPlainServer({
         host: config.host,
