@@ -18,9 +18,9 @@ export interface ReviewContext {
 // Memoised outcomes (server/plan-cache.ts) come back many times; encode each once.
 const base64Patches = new WeakMap<object, string>();
 
-function base64Of(outcome: InjectionOutcome & { result: 'injected' }): string {
+function base64Of(outcome: InjectionOutcome, patch: string): string {
   let encoded = base64Patches.get(outcome);
-  if (encoded === undefined) base64Patches.set(outcome, (encoded = Buffer.from(outcome.patch).toString('base64')));
+  if (encoded === undefined) base64Patches.set(outcome, (encoded = Buffer.from(patch).toString('base64')));
   return encoded;
 }
 
@@ -65,10 +65,11 @@ export function reviewAdmission(
   if (outcome.result === 'denied') {
     response.status = { code: 403, reason: 'Forbidden', message: outcome.message };
   }
-  if (outcome.result === 'injected') {
+  // A skipped pod may be patched too (containers completed, a bad record removed).
+  if (outcome.result !== 'denied' && outcome.patch !== undefined) {
     // patchType only together with a patch: the apiserver rejects one without the other.
     response.patchType = 'JSONPatch';
-    response.patch = base64Of(outcome);
+    response.patch = base64Of(outcome, outcome.patch);
   }
   if (outcome.warnings.length > 0) response.warnings = outcome.warnings;
   return { response, outcome };

@@ -44,7 +44,7 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
       if (outcome.result === 'denied') {
         io.stderr(`Error: ${site.label}: ${outcome.message}\n`);
         denied = true;
-      } else if (outcome.result === 'injected') {
+      } else if (outcome.patch !== undefined) {
         const operations = JSON.parse(outcome.patch) as jsonpatch.Operation[];
         const patched = jsonpatch.applyPatch(structuredClone(site.pod), operations, true, false).newDocument as Pod;
         site.replace(patched);

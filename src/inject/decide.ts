@@ -1,18 +1,16 @@
 import type { CompiledTemplate, TemplateSet } from '../templates/model.js';
 import {
   ANNOTATION_PREFIX,
-  EMPTY_STATUS,
   INJECT_ANNOTATION,
   overrideAnnotation,
   parseInjectAnnotation,
-  parseStatusAnnotation,
-  STATUS_ANNOTATION,
   type InjectionStatus,
 } from './annotations.js';
-import type { Pod } from './kube-types.js';
+import type { Container, Pod } from './kube-types.js';
 import { authorizeTemplate, type Workload } from './authorize.js';
 import type { Problem } from './problems.js';
-import { podContext, renderTemplate, type RenderedTemplate } from './render.js';
+import { podContext, renderAppSettings, renderTemplate, type AppSettings, type RenderedTemplate } from './render.js';
+import { readStatusRecord } from './status-record.js';
 
 /** Why a pod got no sidecars. Also the `reason` metric label and log field. */
 export type SkipReason =
@@ -62,9 +60,19 @@ export interface NamespaceInfo {
   labels?: Readonly<Record<string, string>>;
 }
 
+/** What a patch must do to the pod besides injecting new templates. */
+export interface Repair {
+  /** The application's part of the templates already injected, for containers that lack it (added after the injection). */
+  completing: readonly AppSettings[];
+  /** The record was malformed or not borne out by the pod: the patch replaces it, or removes it if nothing is injected. */
+  replaceRecord: boolean;
+}
+
 export type Decision =
-  | { kind: 'skip'; reason: SkipReason; problems: Problem[] }
-  | { kind: 'inject'; rendered: RenderedTemplate[]; priorStatus: InjectionStatus; problems: Problem[] };
+  | { kind: 'skip'; reason: SkipReason; problems: Problem[]; priorStatus?: InjectionStatus; repair?: Repair }
+  | { kind: 'inject'; rendered: RenderedTemplate[]; priorStatus: InjectionStatus; repair: Repair; problems: Problem[] };
+
+const NO_REPAIR: Repair = Object.freeze({ completing: [], replaceRecord: false });
 
 const MAX_LISTED = 5;
 
@@ -144,25 +152,34 @@ function resolveParameters(
   return valid ? params : undefined;
 }
 
+function addMountPaths(paths: Set<string>, list: readonly Container[] | undefined, injected: readonly string[]): void {
+  for (const container of list ?? []) {
+    if (injected.includes(container.name)) continue;
+    for (const mount of container.volumeMounts ?? []) paths.add(mount.mountPath);
+  }
+}
+
 /** Names and paths already taken in the pod, grown as templates are accepted. */
 class TakenNames {
   readonly containers: Set<string>;
   readonly volumes: Set<string>;
+  /** Mount paths of the application's containers, and of its init containers. */
   readonly mountPaths: Set<string>;
+  readonly initMountPaths: Set<string>;
 
-  constructor(pod: Pod) {
+  constructor(pod: Pod, status: InjectionStatus) {
     const spec = pod.spec;
     this.containers = new Set();
     this.volumes = new Set();
     this.mountPaths = new Set();
+    this.initMountPaths = new Set();
     for (const list of [spec.containers, spec.initContainers, spec.ephemeralContainers]) {
       for (const container of list ?? []) this.containers.add(container.name);
     }
     for (const volume of spec.volumes ?? []) this.volumes.add(volume.name);
-    // A mount path is "taken" if any application container already uses it.
-    for (const container of spec.containers) {
-      for (const mount of container.volumeMounts ?? []) this.mountPaths.add(mount.mountPath);
-    }
+    // A mount path is "taken" if an application container already uses it (injected sidecars are not the application).
+    addMountPaths(this.mountPaths, spec.containers, status.containers);
+    addMountPaths(this.initMountPaths, spec.initContainers, status.initContainers);
   }
 
   /** The first clash of a rendered template with what is taken, as a problem. */
@@ -177,7 +194,9 @@ class TakenNames {
     if (volume !== undefined) {
       return { reason: 'name_conflict', template: name, message: `template "${name}" not injected: the pod already has a volume "${volume}"` };
     }
-    const mount = rendered.appVolumeMounts.find((m) => this.mountPaths.has(m.mountPath));
+    const mount = rendered.appVolumeMounts.find(
+      (m) => this.mountPaths.has(m.mountPath) || (rendered.reachesInitContainers && this.initMountPaths.has(m.mountPath)),
+    );
     if (mount !== undefined) {
       return {
         reason: 'mount_path_conflict',
@@ -191,7 +210,10 @@ class TakenNames {
   claim(rendered: RenderedTemplate): void {
     for (const n of [...rendered.template.initContainerNames, ...rendered.template.containerNames]) this.containers.add(n);
     for (const n of rendered.template.volumeNames) this.volumes.add(n);
-    for (const m of rendered.appVolumeMounts) this.mountPaths.add(m.mountPath);
+    for (const m of rendered.appVolumeMounts) {
+      this.mountPaths.add(m.mountPath);
+      if (rendered.reachesInitContainers) this.initMountPaths.add(m.mountPath);
+    }
   }
 }
 
@@ -212,13 +234,11 @@ export function decideInjection(
 
   const problems: Problem[] = [];
   const annotations = pod.metadata?.annotations ?? {};
-  const parsedStatus = parseStatusAnnotation(annotations[STATUS_ANNOTATION]);
-  if (!parsedStatus.ok) {
-    problems.push({ reason: 'invalid_status', template: undefined, message: `${STATUS_ANNOTATION} ${parsedStatus.error}; ignored` });
-  }
-  const priorStatus = parsedStatus.ok ? parsedStatus.status : EMPTY_STATUS;
+  const record = readStatusRecord(pod, templates);
+  if (record.problem !== undefined) problems.push(record.problem);
+  const priorStatus = record.status;
   const injectedBefore = new Set(priorStatus.templates.map((t) => t.name));
-  const taken = new TakenNames(pod);
+  const taken = new TakenNames(pod, priorStatus);
   const context = podContext(pod, facts.namespace);
   const rendered: RenderedTemplate[] = [];
   let alreadyInjected = 0;
@@ -256,8 +276,36 @@ export function decideInjection(
     rendered.push(candidate);
   }
 
-  if (rendered.length > 0) return { kind: 'inject', rendered, priorStatus, problems };
+  const completing = priorStatus.templates.length === 0 ? [] : appSettingsInjected(priorStatus, templates, annotations, context, settings);
+  const repair = completing.length === 0 && record.problem === undefined ? NO_REPAIR : { completing, replaceRecord: record.problem !== undefined };
+  if (rendered.length > 0) return { kind: 'inject', rendered, priorStatus, repair, problems };
   // Reinvocation of a pod whose other names were refused is still "already injected".
   const reason = alreadyInjected > 0 ? 'already_injected' : 'nothing_injectable';
-  return { kind: 'skip', reason, problems };
+  return repair === NO_REPAIR ? { kind: 'skip', reason, problems } : { kind: 'skip', reason, problems, priorStatus, repair };
+}
+
+/**
+ * The application's part of the templates the record shows injected, as
+ * rendered for this pod: what a container added later (by another webhook,
+ * before the apiserver calls this one again) must get. Only for templates
+ * loaded at the recorded version: what an older version added is not known.
+ * Their override problems were reported when they were injected.
+ */
+function appSettingsInjected(
+  status: InjectionStatus,
+  templates: TemplateSet,
+  annotations: Readonly<Record<string, string>>,
+  context: ReturnType<typeof podContext>,
+  settings: InjectionSettings,
+): AppSettings[] {
+  const out: AppSettings[] = [];
+  for (const recorded of status.templates) {
+    const template = templates.templates.get(recorded.name);
+    if (template === undefined || template.version !== recorded.version) continue;
+    if (template.appVolumeMounts.length === 0 && template.appEnv.length === 0) continue;
+    if (out.some((a) => a.template === template)) continue;
+    const params = resolveParameters(template, annotations, []);
+    if (params !== undefined) out.push(renderAppSettings(template, params, context, settings.nativeSidecars));
+  }
+  return out;
 }

@@ -1,23 +1,21 @@
 import { formatStatusAnnotation, STATUS_ANNOTATION, type InjectionStatus } from './annotations.js';
-import type { Container, EnvVar, Pod } from './kube-types.js';
+import type { Repair } from './decide.js';
+import type { Container, EnvVar, Pod, VolumeMount } from './kube-types.js';
 import type { Problem } from './problems.js';
-import type { RenderedTemplate } from './render.js';
+import type { AppSettings, RenderedTemplate } from './render.js';
 
 /**
  * An RFC 6902 operation whose value is already JSON text: rendered templates
  * are JSON, so the patch is assembled without re-serialising them.
  */
-export interface PatchOperation {
-  op: 'add' | 'replace';
-  path: string;
-  valueJson: string;
-}
+export type PatchOperation = { op: 'add' | 'replace'; path: string; valueJson: string } | { op: 'remove'; path: string };
 
 /** The patch as the JSON text the apiserver receives (base64-encoded by the caller). */
 export function serializePatch(operations: readonly PatchOperation[]): string {
   let out = '[';
   operations.forEach((o, i) => {
-    out += `${i === 0 ? '' : ','}{"op":"${o.op}","path":${JSON.stringify(o.path)},"value":${o.valueJson}}`;
+    const value = o.op === 'remove' ? '' : `,"value":${o.valueJson}`;
+    out += `${i === 0 ? '' : ','}{"op":"${o.op}","path":${JSON.stringify(o.path)}${value}}`;
   });
   return `${out}]`;
 }
@@ -60,18 +58,22 @@ function insertInto(
   appendTo(ops, path, existing, after);
 }
 
-function envToAdd(container: Container, rendered: readonly RenderedTemplate[], problems: Problem[]): EnvVar[] {
+function envAlreadySet(container: Container, name: string, template: string): Problem {
+  return {
+    reason: 'env_already_set',
+    template,
+    message: `container "${container.name}" already sets ${name}; kept its value (template "${template}")`,
+  };
+}
+
+function envToAdd(container: Container, rendered: readonly AppSettings[], problems: Problem[]): EnvVar[] {
   if (rendered.every((r) => r.appEnv.length === 0)) return [];
   const present = new Set((container.env ?? []).map((e) => e.name));
   const added: EnvVar[] = [];
   for (const r of rendered) {
     for (const variable of r.appEnv) {
       if (present.has(variable.name)) {
-        problems.push({
-          reason: 'env_already_set',
-          template: r.template.name,
-          message: `container "${container.name}" already sets ${variable.name}; kept its value (template "${r.template.name}")`,
-        });
+        problems.push(envAlreadySet(container, variable.name, r.template.name));
         continue;
       }
       present.add(variable.name);
@@ -80,6 +82,90 @@ function envToAdd(container: Container, rendered: readonly RenderedTemplate[], p
   }
   return added;
 }
+
+/**
+ * What a container lacks of templates injected before it was added: the
+ * mounts and env it does not have. A container that has them all is left
+ * alone (as on every later round); one that lacks some gets those, and the
+ * rules of a first injection hold for the rest: an env var it sets keeps its
+ * value, a path it mounts from another volume is a conflict.
+ */
+function completionOf(
+  container: Container,
+  completing: readonly AppSettings[],
+  taken: { mounts: Map<string, string>; env: Set<string> },
+  problems: Problem[],
+): { mounts: VolumeMount[]; env: EnvVar[]; templates: string[] } {
+  const out = { mounts: [] as VolumeMount[], env: [] as EnvVar[], templates: [] as string[] };
+  for (const settings of completing) {
+    const name = settings.template.name;
+    const lacksMount = settings.appVolumeMounts.some((m) => taken.mounts.get(m.mountPath) !== m.name);
+    const lacksEnv = settings.appEnv.some((e) => !taken.env.has(e.name));
+    if (!lacksMount && !lacksEnv) continue;
+    let added = false;
+    for (const mount of settings.appVolumeMounts) {
+      const mounted = taken.mounts.get(mount.mountPath);
+      if (mounted === mount.name) continue;
+      if (mounted !== undefined) {
+        problems.push({
+          reason: 'mount_path_conflict',
+          template: name,
+          message: `container "${container.name}" already mounts ${mount.mountPath}; template "${name}" not mounted there`,
+        });
+        continue;
+      }
+      taken.mounts.set(mount.mountPath, mount.name);
+      out.mounts.push(mount);
+      added = true;
+    }
+    for (const variable of settings.appEnv) {
+      if (taken.env.has(variable.name)) {
+        problems.push(envAlreadySet(container, variable.name, name));
+        continue;
+      }
+      taken.env.add(variable.name);
+      out.env.push(variable);
+      added = true;
+    }
+    if (added) out.templates.push(name);
+  }
+  return out;
+}
+
+/**
+ * Patches one application container (or init container) at `path`: the
+ * mounts and env of the templates injected now, and what it lacks of those
+ * injected before.
+ */
+function patchApplicationContainer(
+  ops: PatchOperation[],
+  path: string,
+  container: Container,
+  rendered: readonly AppSettings[],
+  renderedMounts: readonly string[],
+  completing: readonly AppSettings[],
+  problems: Problem[],
+  completed: Set<string>,
+): void {
+  let mounts = renderedMounts;
+  const env = envToAdd(container, rendered, problems);
+  if (completing.length > 0) {
+    const taken = {
+      mounts: new Map((container.volumeMounts ?? []).map((m) => [m.mountPath, m.name])),
+      env: new Set((container.env ?? []).map((e) => e.name)),
+    };
+    for (const r of rendered) for (const m of r.appVolumeMounts) taken.mounts.set(m.mountPath, m.name);
+    for (const e of env) taken.env.add(e.name);
+    const completion = completionOf(container, completing, taken, problems);
+    if (completion.mounts.length > 0) mounts = [...mounts, ...completion.mounts.map(toJson)];
+    env.push(...completion.env);
+    for (const name of completion.templates) completed.add(name);
+  }
+  appendTo(ops, `${path}/volumeMounts`, container.volumeMounts, mounts);
+  appendTo(ops, `${path}/env`, container.env, env.map(toJson));
+}
+
+const mountsOf = (rendered: readonly AppSettings[]): string[] => rendered.flatMap((r) => r.appVolumeMounts).map(toJson);
 
 export function mergeStatus(prior: InjectionStatus, rendered: readonly RenderedTemplate[]): InjectionStatus {
   const byPlacement = (r: RenderedTemplate): { init: readonly string[]; main: readonly string[] } => {
@@ -98,23 +184,37 @@ export interface PatchResult {
   operations: PatchOperation[];
   status: InjectionStatus;
   problems: Problem[];
+  /** Templates injected before whose mounts or env were added to containers that lacked them. */
+  completed: string[];
 }
 
 /**
- * The JSON patch that injects already-decided, conflict-free templates.
- * Application containers are patched first, by their original index, before
- * any insertion at the head of `containers` shifts the indexes.
+ * The JSON patch that injects already-decided, conflict-free templates and
+ * makes the repairs decided with them. Application containers (those the
+ * record does not name) and init containers are patched first, by their
+ * original index, before any insertion at the head of a list shifts the
+ * indexes.
  */
-export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], priorStatus: InjectionStatus): PatchResult {
+export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], priorStatus: InjectionStatus, repair: Repair): PatchResult {
   const ops: PatchOperation[] = [];
   const problems: Problem[] = [];
+  const completed = new Set<string>();
   const spec = pod.spec;
-  const mounts = rendered.flatMap((r) => r.appVolumeMounts).map(toJson);
 
+  const mounts = mountsOf(rendered);
   spec.containers.forEach((container, index) => {
-    appendTo(ops, `/spec/containers/${index}/volumeMounts`, container.volumeMounts, mounts);
-    appendTo(ops, `/spec/containers/${index}/env`, container.env, envToAdd(container, rendered, problems).map(toJson));
+    if (priorStatus.containers.includes(container.name)) return;
+    patchApplicationContainer(ops, `/spec/containers/${index}`, container, rendered, mounts, repair.completing, problems, completed);
   });
+  const reaching = rendered.filter((r) => r.reachesInitContainers);
+  const completing = repair.completing.filter((c) => c.reachesInitContainers);
+  if (reaching.length > 0 || completing.length > 0) {
+    const initMounts = mountsOf(reaching);
+    spec.initContainers?.forEach((container, index) => {
+      if (priorStatus.initContainers.includes(container.name)) return;
+      patchApplicationContainer(ops, `/spec/initContainers/${index}`, container, reaching, initMounts, completing, problems, completed);
+    });
+  }
   appendTo(ops, '/spec/volumes', spec.volumes, rendered.flatMap((r) => r.volumes));
 
   // Each template's block, by list and position; request order is kept.
@@ -129,8 +229,13 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
   insertInto(ops, '/spec/containers', spec.containers, main.before, main.after);
 
   const status = mergeStatus(priorStatus, rendered);
-  const statusValue = formatStatusAnnotation(status);
   const annotations = pod.metadata?.annotations;
+  if (rendered.length === 0) {
+    // Nothing new: the record stands, or an unbelieved one goes (no record is the truth).
+    if (repair.replaceRecord) ops.push({ op: 'remove', path: STATUS_PATH });
+    return { operations: ops, status, problems, completed: [...completed] };
+  }
+  const statusValue = formatStatusAnnotation(status);
   if (pod.metadata === undefined) {
     ops.push({ op: 'add', path: '/metadata', valueJson: toJson({ annotations: { [STATUS_ANNOTATION]: statusValue } }) });
   } else if (annotations === undefined) {
@@ -139,5 +244,5 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
     const op = annotations[STATUS_ANNOTATION] === undefined ? 'add' : 'replace';
     ops.push({ op, path: STATUS_PATH, valueJson: toJson(statusValue) });
   }
-  return { operations: ops, status, problems };
+  return { operations: ops, status, problems, completed: [...completed] };
 }

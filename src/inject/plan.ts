@@ -6,12 +6,26 @@ import { DENIABLE_REASONS, problemToWarning, type Problem, type ProblemReason } 
 
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
 export type InjectionOutcome =
-  | { result: 'skipped'; reason: SkipReason; problems: Problem[]; warnings: string[] }
+  | {
+      result: 'skipped';
+      reason: SkipReason;
+      /**
+       * No template injected, yet the pod is corrected: containers added since
+       * the injection get its mounts and env (`completed`), or an unbelieved
+       * status record is removed.
+       */
+      patch?: string;
+      completed?: string[];
+      problems: Problem[];
+      warnings: string[];
+    }
   | {
       result: 'injected';
       templates: string[];
       /** The JSON patch as JSON text (an RFC 6902 array). */
       patch: string;
+      /** Templates injected before whose mounts or env were added to containers that lacked them. */
+      completed?: string[];
       problems: Problem[];
       warnings: string[];
     }
@@ -39,8 +53,14 @@ export function planForView(
   let outcome: InjectionOutcome;
   if (decision.kind === 'skip') {
     outcome = { result: 'skipped', reason: decision.reason, problems, warnings: [] };
+    if (decision.repair !== undefined && decision.priorStatus !== undefined) {
+      const patch = buildPatch(facts.pod!, [], decision.priorStatus, decision.repair);
+      problems.push(...patch.problems);
+      if (patch.operations.length > 0) outcome.patch = serializePatch(patch.operations);
+      if (patch.completed.length > 0) outcome.completed = patch.completed;
+    }
   } else {
-    const patch = buildPatch(facts.pod!, decision.rendered, decision.priorStatus);
+    const patch = buildPatch(facts.pod!, decision.rendered, decision.priorStatus, decision.repair);
     problems.push(...patch.problems);
     outcome = {
       result: 'injected',
@@ -49,6 +69,7 @@ export function planForView(
       problems,
       warnings: [],
     };
+    if (patch.completed.length > 0) outcome.completed = patch.completed;
   }
   const deniable = problems.filter((p) => DENIABLE_REASONS.has(p.reason));
   const first = deniable[0];

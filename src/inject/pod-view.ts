@@ -13,7 +13,7 @@ export function podView(pod: Pod): Pod {
   const spec = pod.spec;
   const view: PodSpec = { containers: spec.containers.map(containerView) };
   if (spec.serviceAccountName !== undefined) view.serviceAccountName = spec.serviceAccountName;
-  if (spec.initContainers !== undefined) view.initContainers = spec.initContainers.map(nameOnly);
+  if (spec.initContainers !== undefined) view.initContainers = spec.initContainers.map(containerView);
   if (spec.ephemeralContainers !== undefined) view.ephemeralContainers = spec.ephemeralContainers.map(nameOnly);
   if (spec.volumes !== undefined) view.volumes = spec.volumes.map(nameOnly);
   return { metadata: pod.metadata === undefined ? (undefined as unknown as ObjectMeta) : metadataView(pod.metadata), spec: view };

@@ -20,6 +20,8 @@ export interface Problem {
   reason: ProblemReason;
   template: string | undefined;
   message: string;
+  /** What the short message leaves out (kubectl warnings are kept to 120 characters); logged. */
+  detail?: string;
 }
 
 /**

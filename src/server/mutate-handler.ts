@@ -7,6 +7,7 @@ import { isPodCreate, type NamespaceInfo } from '../inject/decide.js';
 import type { Pod } from '../inject/kube-types.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
 import type { InjectionOutcome } from '../inject/plan.js';
+import type { Problem } from '../inject/problems.js';
 import type { ServerDeps } from './deps.js';
 import { NamespaceUnavailableError } from './namespace-lookup.js';
 import { PlanCache } from './plan-cache.js';
@@ -130,11 +131,20 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
         outcome: outcome.result,
         reason: outcome.result === 'injected' ? undefined : outcome.reason,
         templates: outcome.result === 'injected' ? outcome.templates : undefined,
+        completed: outcome.result === 'denied' ? undefined : outcome.completed,
         problems: outcome.problems.length > 0 ? outcome.problems.map((p) => p.reason) : undefined,
+        problemDetails: problemDetails(outcome.problems),
         durationMs: Math.round(seconds * 1e6) / 1e3,
       },
       'admission',
     );
+  };
+
+  // What a warning's short message leaves out, for the log only.
+  const problemDetails = (problems: readonly Problem[]): string[] | undefined => {
+    if (problems.length === 0) return undefined;
+    const details = problems.flatMap((p) => (p.detail === undefined ? [] : [`${p.reason}: ${p.detail}`]));
+    return details.length > 0 ? details : undefined;
   };
 
   // Label children cached by key: prom-client hashes the label object on every call otherwise.

@@ -1,7 +1,8 @@
 // DESIGN.md: one structured log line per admission with uid, namespace, pod
 // name or generateName, templates injected, outcome and duration.
 import { afterAll, beforeAll, expect, it, jest } from '@jest/globals';
-import { exampleReview, podReview } from '../support/reviews.js';
+import jsonpatch from 'fast-json-patch';
+import { decodePatch, exampleReview, podReview, STATUS_ANNOTATION } from '../support/reviews.js';
 import { TempDirs } from '../support/temp.js';
 import { waitFor } from '../support/wait.js';
 import { startTestWebhook, type TestWebhook } from '../support/webhook.js';
@@ -77,4 +78,36 @@ it('writes exactly one line per admission under concurrent requests', async () =
   for (const review of reviews) {
     expect(await theLineFor(review.request.uid)).toMatchObject({ outcome: 'injected', templates: ['log-collector'] });
   }
+});
+
+it('a status record the pod does not bear out: injected anyway, a short warning, the detail in the log line', async () => {
+  const review = podReview();
+  review.request.object.metadata.annotations[STATUS_ANNOTATION] = JSON.stringify({
+    templates: [{ name: 'log-collector', version: '2.0.0' }],
+    initContainers: ['log-collector'],
+    volumes: ['shared-logs'],
+  });
+  const answer = await hook.review(review);
+  expect(answer.response.warnings).toEqual(['sidecar-injector: sidecar.example/status names containers or volumes the pod lacks; discarded']);
+  for (const warning of answer.response.warnings as string[]) expect(warning.length).toBeLessThanOrEqual(120);
+  expect(decodePatch(answer.response.patch)).toContainEqual(expect.objectContaining({ op: 'add', path: '/spec/initContainers' }));
+  expect(await theLineFor(review.request.uid)).toMatchObject({
+    outcome: 'injected',
+    templates: ['log-collector'],
+    problems: ['invalid_status'],
+    problemDetails: ['invalid_status: init container "log-collector" is not in the pod'],
+  });
+});
+
+it('a reinvocation that completes a container added after the injection is logged as already injected, with what it completed', async () => {
+  const first = podReview();
+  const injected = jsonpatch.applyPatch(first.request.object, decodePatch((await hook.review(first)).response.patch), true, false).newDocument;
+  injected.spec.containers.push({ name: 'added-by-another-webhook', image: 'registry.example/other:1' });
+  const again = podReview();
+  again.request.object = injected;
+  const answer = await hook.review(again);
+  const patched = jsonpatch.applyPatch(structuredClone(injected), decodePatch(answer.response.patch), true, false).newDocument;
+  const added = patched.spec.containers.find((c: { name: string }) => c.name === 'added-by-another-webhook');
+  expect(added.volumeMounts).toEqual([{ name: 'shared-logs', mountPath: '/var/log/app' }]);
+  expect(await theLineFor(again.request.uid)).toMatchObject({ outcome: 'skipped', reason: 'already_injected', completed: ['log-collector'] });
 });

@@ -9,10 +9,16 @@ beforeAll(async () => {
   templates = await builtInTemplates();
 });
 
-const STATUS = JSON.stringify({ templates: [{ name: 'log-collector', version: '1.0.0' }], containers: ['log-collector'], initContainers: [], volumes: ['shared-logs'] });
+const STATUS = JSON.stringify({ templates: [{ name: 'log-collector', version: '1.0.0' }], containers: [], initContainers: ['log-collector'], volumes: ['shared-logs'] });
 
-function pod(annotations?: Record<string, string>): Pod {
-  return { metadata: { generateName: 'web-', ...(annotations ? { annotations } : {}) }, spec: { containers: [{ name: 'app' }] } };
+/** A pod; `injected` gives it what STATUS records (log-collector as a native sidecar, its volume). */
+function pod(annotations?: Record<string, string>, injected = false): Pod {
+  const spec: Pod['spec'] = { containers: [{ name: 'app' }] };
+  if (injected) {
+    spec.initContainers = [{ name: 'log-collector' }];
+    spec.volumes = [{ name: 'shared-logs' }];
+  }
+  return { metadata: { generateName: 'web-', ...(annotations ? { annotations } : {}) }, spec };
 }
 
 interface Row {
@@ -22,6 +28,8 @@ interface Row {
   settings?: Partial<InjectionSettings>;
   namespaceDefaults?: string[];
   namespaceOptedIn?: boolean;
+  /** The pod has what STATUS records. */
+  injected?: boolean;
   /** A skip reason, or the list of injected template names. */
   expect: SkipReason | string[];
   problems?: string[];
@@ -49,8 +57,24 @@ const rows: Row[] = [
   { name: 'true with defaults', annotations: { 'sidecar.example/inject': 'true' }, namespaceDefaults: ['egress-logger'], expect: ['egress-logger'] },
   { name: 'empty list', annotations: { 'sidecar.example/inject': ' , ' }, expect: 'not_requested' },
   { name: 'list, deduplicated and trimmed', annotations: { 'sidecar.example/inject': 'http-prober, log-collector,http-prober' }, expect: ['http-prober', 'log-collector'] },
-  { name: 'already injected', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': STATUS }, expect: 'already_injected' },
-  { name: 'already injected, the rest refused', annotations: { 'sidecar.example/inject': 'log-collector,nope', 'sidecar.example/status': STATUS }, expect: 'already_injected', problems: ['unknown_template'] },
+  { name: 'already injected', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': STATUS }, injected: true, expect: 'already_injected' },
+  { name: 'already injected, the rest refused', annotations: { 'sidecar.example/inject': 'log-collector,nope', 'sidecar.example/status': STATUS }, injected: true, expect: 'already_injected', problems: ['unknown_template'] },
+  // The record is believed only as far as the pod bears it out.
+  { name: 'a record of what the pod lacks', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': STATUS }, expect: ['log-collector'], problems: ['invalid_status'] },
+  {
+    name: 'a record naming a template without its containers',
+    annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': '{"templates":[{"name":"log-collector","version":"2.0.0"}]}' },
+    expect: ['log-collector'],
+    problems: ['invalid_status'],
+  },
+  {
+    name: 'a record listing only what the application has',
+    annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': '{"templates":[{"name":"log-collector","version":"2.0.0"}],"containers":["app"]}' },
+    expect: ['log-collector'],
+    problems: ['invalid_status'],
+  },
+  { name: 'a malformed record', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': '{"templates":' }, expect: ['log-collector'], problems: ['invalid_status'] },
+  { name: 'a record of a template not loaded, borne out', annotations: { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': '{"templates":[{"name":"gone"}],"containers":["app"]}' }, expect: ['log-collector'] },
   { name: 'only unknown names', annotations: { 'sidecar.example/inject': 'nope' }, expect: 'nothing_injectable', problems: ['unknown_template'] },
   { name: 'bad override only', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': 'http' }, expect: 'nothing_injectable', problems: ['invalid_parameter'] },
   { name: 'good override', annotations: { 'sidecar.example/inject': 'http-prober', 'sidecar.example/http-prober.port': '9000' }, expect: ['http-prober'] },
@@ -63,7 +87,7 @@ describe('decideInjection truth table', () => {
       operation: 'CREATE',
       resource: { group: '', version: 'v1', resource: 'pods' },
       namespace: 'shop',
-      pod: pod(row.annotations),
+      pod: pod(row.annotations, row.injected),
       ...row.facts,
     };
     const settings: InjectionSettings = { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true, ...row.settings };

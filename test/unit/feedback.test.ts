@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { InjectionSettings } from '../../src/inject/decide.js';
 import type { Pod } from '../../src/inject/kube-types.js';
 import { missedTemplates } from '../../src/inject/missed.js';
@@ -7,6 +8,8 @@ import { injectionEvent } from '../../src/inject/workload-event.js';
 import type { TemplateSet } from '../../src/templates/model.js';
 import { KeyedRateLimiter } from '../../src/util/rate-limiter.js';
 import { builtInTemplates } from '../support/templates.js';
+
+const { applyPatch } = fastJsonPatch;
 
 let templates: TemplateSet;
 beforeAll(async () => {
@@ -72,8 +75,20 @@ describe('missed injections', () => {
     expect(missedTemplates(asked, 'shop', templates, warn, { defaultTemplates: undefined })).toEqual(['log-collector']);
     const outcome = plan(asked);
     expect(outcome.result).toBe('injected');
-    const injected = { ...asked, metadata: { ...asked.metadata, annotations: { ...asked.metadata.annotations, 'sidecar.example/status': JSON.stringify({ templates: [{ name: 'log-collector', version: '1.0.0' }], containers: ['log-collector'], initContainers: [], volumes: ['shared-logs'] }) } } };
+    const injected = applyPatch(structuredClone(asked), JSON.parse(outcome.result === 'injected' ? outcome.patch : '[]') as Operation[]).newDocument;
     expect(missedTemplates(injected, 'shop', templates, warn, { defaultTemplates: undefined })).toEqual([]);
+  });
+
+  it('a record the pod does not bear out (written by hand, or left after the sidecar was removed) hides no miss', () => {
+    const asked = pod('log-collector');
+    const records = [
+      { templates: [{ name: 'log-collector', version: '2.0.0' }], containers: [], initContainers: ['log-collector'], volumes: ['shared-logs'] },
+      { templates: [{ name: 'log-collector', version: '2.0.0' }] },
+    ];
+    for (const record of records) {
+      const forged = { ...asked, metadata: { ...asked.metadata, annotations: { ...asked.metadata.annotations, 'sidecar.example/status': JSON.stringify(record) } } };
+      expect(missedTemplates(forged, 'shop', templates, warn, { defaultTemplates: undefined })).toEqual(['log-collector']);
+    }
   });
 
   it('finished, terminating, unasked and problem-only pods miss nothing; --on-problem=deny does not hide a miss', () => {
