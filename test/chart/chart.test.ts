@@ -4,8 +4,9 @@
 // the MutatingWebhookConfiguration being exactly the one the e2e suite
 // registers. The apiserver checks are in test/e2e/helm.test.ts.
 import { beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { parse } from 'yaml';
 import { ROOT, TEMPLATES_DIR } from '../support/paths.js';
 import { webhookConfiguration } from '../e2e/support/webhook-configuration.js';
@@ -187,6 +188,28 @@ describe('helm template over the values matrix', () => {
     const expected = webhookConfiguration({ name: 'sidecar-injector', url, caBundlePem: CA_PEM, ownNamespace: 'injector' });
     expect(mwc['webhooks']).toEqual(expected['webhooks']);
     expect(mwc.metadata.annotations).toBeUndefined();
+  });
+
+  it('`npm run cluster:webhook` registers the chart\'s configuration for a local URL, its own namespace excluded (default sidecar-injector, or --namespace)', async () => {
+    const url = 'https://127.0.0.1:8443/mutate';
+    const caFile = join(mkdtempSync(join(tmpdir(), 'cluster-webhook-')), 'ca.crt');
+    writeFileSync(caFile, CA_PEM);
+    const set = [`webhook.url=${url}`, 'certificates.mode=provided', 'certificates.provided.secretName=tls', `certificates.provided.caBundle=${CA_B64}`];
+    for (const [args, namespace] of [[[], 'sidecar-injector'], [['--namespace', 'injector'], 'injector']] as const) {
+      const printed = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), ['test/e2e/harness/cluster-cli.ts', 'webhook', ...args, url, caFile]);
+      expect(printed.stderr).toBe('');
+      const mwc = findObject(parseObjects(await renderChart({ release: 'sidecar-injector', namespace, set })), 'MutatingWebhookConfiguration');
+      const registered = JSON.parse(printed.stdout) as Json;
+      expect(registered['webhooks']).toEqual(mwc['webhooks']);
+      for (const webhook of registered['webhooks'] as Json[]) {
+        expect((webhook['namespaceSelector'] as { matchExpressions: Json[] }).matchExpressions[0]).toEqual({
+          key: 'kubernetes.io/metadata.name',
+          operator: 'NotIn',
+          values: ['kube-system', 'kube-node-lease', 'kube-public', namespace],
+        });
+      }
+    }
+    rmSync(dirname(caFile), { recursive: true });
   });
 
   it("the reconciler judges the pods the webhook configuration sends: its excluded namespaces are the webhooks', from one helper, and its other selectors are the rule the process mirrors", async () => {

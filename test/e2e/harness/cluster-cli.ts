@@ -4,21 +4,24 @@
 //                                                --with-chart: also build the webhook's image from the
 //                                                Dockerfile and `helm install` the chart with its defaults
 //   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
-//   tsx test/e2e/harness/cluster-cli.ts webhook [URL] [CA-FILE]
+//   tsx test/e2e/harness/cluster-cli.ts webhook [--namespace NAME] [URL] [CA-FILE]
 //       print the MutatingWebhookConfiguration the chart ships, pointed at a
-//       locally running webhook (default https://127.0.0.1:8443/mutate, certs/ca.crt)
+//       locally running webhook (default https://127.0.0.1:8443/mutate, certs/ca.crt);
+//       like the chart it excludes kube-system, kube-node-lease, kube-public and
+//       the webhook's own namespace (default sidecar-injector, the chart's)
 //
 // Ctrl-C in a terminal reaches this process directly, even via `npm run`. When
 // scripting, signal this node process (or its process group): a SIGTERM sent
 // only to the `npm`/`npx` wrapper was seen not to reach it (npm's `sh -c` dies first).
 import { readFileSync } from 'node:fs';
-import { webhookConfiguration } from '../support/webhook-configuration.js';
+import { parseArgs } from 'node:util';
+import { DEFAULT_OWN_NAMESPACE, webhookConfiguration } from '../support/webhook-configuration.js';
 import { ensureControlPlaneBinaries, startControlPlane } from './control-plane.js';
 import { ensureNodeRuntime, startNode, type ClusterNode } from './node.js';
 import { ensureNodeImages } from '../node/images/build.js';
 import { ensureChartImages, installChart, type InstalledChart } from './in-cluster-chart.js';
 
-const usage = 'usage: cluster-cli.ts up [--no-node | --with-chart] [--keep-work-dir] | build | webhook [URL] [CA-FILE]';
+const usage = 'usage: cluster-cli.ts up [--no-node | --with-chart] [--keep-work-dir] | build | webhook [--namespace NAME] [URL] [CA-FILE]';
 
 async function up(withNode: boolean, withChart: boolean, keepWorkDir: boolean): Promise<number> {
   const cp = await startControlPlane({ keepWorkDir, scheduler: withNode });
@@ -100,8 +103,14 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'webhook': {
-      const [url = 'https://127.0.0.1:8443/mutate', caFile = 'certs/ca.crt'] = rest;
-      console.log(JSON.stringify(webhookConfiguration({ url, caBundlePem: readFileSync(caFile, 'utf8') }), null, 2));
+      const { values, positionals } = parseArgs({
+        args: rest,
+        options: { namespace: { type: 'string', default: DEFAULT_OWN_NAMESPACE } },
+        allowPositionals: true,
+      });
+      const [url = 'https://127.0.0.1:8443/mutate', caFile = 'certs/ca.crt'] = positionals;
+      const configuration = webhookConfiguration({ url, caBundlePem: readFileSync(caFile, 'utf8'), ownNamespace: values.namespace });
+      console.log(JSON.stringify(configuration, null, 2));
       return 0;
     }
     default:

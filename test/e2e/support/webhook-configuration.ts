@@ -6,9 +6,10 @@
 //  - pod.sidecar.example: pods of other namespaces that ask with the
 //    sidecar.example/inject annotation.
 //
-// The namespace selectors are disjoint, so a pod is sent at most once, and the
-// matchConditions keep pods that did not ask out of the webhook's path: with
-// failurePolicy Fail and the webhook down, only pods that asked are refused.
+// The namespace selectors are disjoint, so a pod is sent at most once. In an
+// opted-in namespace every pod is sent unless it opts out with "false" (it
+// gets the namespace's defaults); elsewhere only pods that ask. With
+// failurePolicy Fail and the webhook down, exactly the pods sent are refused.
 // (matchConditions cannot read namespace labels, hence the two webhooks.)
 //
 //  - workload.sidecar.example: workloads whose own metadata carries the
@@ -20,6 +21,9 @@ export const INJECTION_LABEL = 'sidecar.example/injection';
 
 /** Namespaces the apiserver never sends: the control plane's own, and the webhook's. */
 export const ALWAYS_EXCLUDED = ['kube-system', 'kube-node-lease', 'kube-public'];
+
+/** The chart's release namespace in the README's `helm install -n sidecar-injector`; `cluster:webhook` excludes it by default. */
+export const DEFAULT_OWN_NAMESPACE = 'sidecar-injector';
 
 export interface WebhookOptions {
   /** Name of the MutatingWebhookConfiguration. */
