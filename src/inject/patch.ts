@@ -206,14 +206,16 @@ export function buildPatch(pod: Pod, rendered: readonly RenderedTemplate[], prio
     if (priorStatus.containers.includes(container.name)) return;
     patchApplicationContainer(ops, `/spec/containers/${index}`, container, rendered, mounts, repair.completing, problems, completed);
   });
-  const reaching = rendered.filter((r) => r.reachesInitContainers);
-  const completing = repair.completing.filter((c) => c.reachesInitContainers);
-  if (reaching.length > 0 || completing.length > 0) {
-    const initMounts = mountsOf(reaching);
-    spec.initContainers?.forEach((container, index) => {
-      if (priorStatus.initContainers.includes(container.name)) return;
-      patchApplicationContainer(ops, `/spec/initContainers/${index}`, container, reaching, initMounts, completing, problems, completed);
-    });
+  if (spec.initContainers !== undefined && spec.initContainers.length > 0) {
+    const reaching = rendered.filter((r) => r.reachesInitContainers);
+    const completing = repair.completing.filter((c) => c.reachesInitContainers);
+    const initMounts = reaching.length > 0 || completing.length > 0 ? mountsOf(reaching) : undefined;
+    if (initMounts !== undefined) {
+      spec.initContainers.forEach((container, index) => {
+        if (priorStatus.initContainers.includes(container.name)) return;
+        patchApplicationContainer(ops, `/spec/initContainers/${index}`, container, reaching, initMounts, completing, problems, completed);
+      });
+    }
   }
   appendTo(ops, '/spec/volumes', spec.volumes, rendered.flatMap((r) => r.volumes));
 
