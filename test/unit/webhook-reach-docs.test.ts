@@ -30,23 +30,27 @@ function reachTable(): Row[] {
 }
 
 /** The namespaces (name, labels) a row's first cell stands for. */
-function namespacesOf(cell: string): Array<{ name: string; labels: Record<string, string> }> {
-  if (cell.startsWith('opted in')) return [{ name: 'shop', labels: { 'sidecar.example/injection': 'enabled' } }];
+type Labels = Record<string, string>;
+type Annotations = Record<string, string> | undefined;
+
+function namespacesOf(cell: string): Array<{ name: string; labels: Labels }> {
+  const enabled: Labels = { 'sidecar.example/injection': 'enabled' };
+  if (cell.startsWith('opted in')) return [{ name: 'shop', labels: enabled }];
   if (cell.startsWith('not opted in')) return [{ name: 'shop', labels: {} }, { name: 'shop', labels: { 'sidecar.example/injection': 'disabled' } }];
   if (cell.startsWith('excluded')) {
     return ['kube-system', 'kube-node-lease', 'kube-public', 'sidecar-injector'].flatMap((name) => [
       { name, labels: {} },
-      { name, labels: { 'sidecar.example/injection': 'enabled' } },
+      { name, labels: enabled },
     ]);
   }
   throw new Error(`unknown namespace cell "${cell}"`);
 }
 
 /** The pod annotations a row's second cell stands for. */
-function annotationsOf(cell: string): Array<Record<string, string> | undefined> {
-  const none = [undefined, {}, { 'sidecar.example/inject': '' }];
-  const asking = [{ 'sidecar.example/inject': 'log-collector' }, { 'sidecar.example/inject': 'log-collector,http-prober' }, { 'sidecar.example/inject': 'true' }];
-  const optOut = [{ 'sidecar.example/inject': 'false' }];
+function annotationsOf(cell: string): Annotations[] {
+  const none: Annotations[] = [undefined, {}, { 'sidecar.example/inject': '' }];
+  const asking: Annotations[] = [{ 'sidecar.example/inject': 'log-collector' }, { 'sidecar.example/inject': 'log-collector,http-prober' }, { 'sidecar.example/inject': 'true' }];
+  const optOut: Annotations[] = [{ 'sidecar.example/inject': 'false' }];
   if (cell === 'none') return none;
   if (cell === 'template names or `true`') return asking;
   if (cell === '`false`') return optOut;
