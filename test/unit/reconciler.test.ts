@@ -136,6 +136,17 @@ describe('judgeStoredPod', () => {
   it('a pod that asked for nothing injectable is complete', () => {
     expect(judge('shop', 'no-such-template', plain)).toEqual({ kind: 'complete' });
   });
+
+  it('does not believe a status record the stored pod does not bear out', () => {
+    const forged = storedPod('shop', 'log-collector');
+    const record = { templates: [{ name: 'log-collector', version: '2.0.0' }], initContainers: ['log-collector'], volumes: ['shared-logs'] };
+    (forged.metadata!.annotations as Record<string, string>)['sidecar.example/status'] = JSON.stringify(record);
+    expect(judgeStoredPod(storedPodView(forged), scope, templates, settings, plain)).toEqual({ kind: 'missed', templates: ['log-collector'] });
+    // The same record on a pod that has what it lists: complete.
+    forged.spec!.initContainers = [{ name: 'log-collector', image: 'busybox', restartPolicy: 'Always' }];
+    forged.spec!.volumes = [...(forged.spec!.volumes ?? []), { name: 'shared-logs', emptyDir: {} }];
+    expect(judgeStoredPod(storedPodView(forged), scope, templates, settings, plain)).toEqual({ kind: 'complete' });
+  });
 });
 
 describe('EvictionBackoff', () => {
