@@ -2,7 +2,7 @@ import type { AdmissionFacts, InjectionSettings, NamespaceInfo } from '../inject
 import { planInjection, type InjectionOutcome } from '../inject/plan.js';
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import type { Pod } from '../inject/kube-types.js';
-import { problemToWarning, type Problem } from '../inject/problems.js';
+import { problemToWarning } from '../inject/problems.js';
 import { misplacedInjectAnnotation } from '../workloads/pod-templates.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
@@ -32,9 +32,8 @@ function base64Of(outcome: InjectionOutcome, patch: string): string {
 function workloadOutcome(request: AdmissionRequest): InjectionOutcome | undefined {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return undefined;
   if ((request.subResource ?? '') !== '' || request.resource.resource === 'pods') return undefined;
-  const message = misplacedInjectAnnotation(request.object, INJECT_ANNOTATION);
-  if (message === undefined) return undefined;
-  const problem: Problem = { reason: 'annotation_on_workload', template: undefined, message };
+  const problem = misplacedInjectAnnotation(request.object, INJECT_ANNOTATION);
+  if (problem === undefined) return undefined;
   return { result: 'skipped', reason: 'annotation_on_workload', problems: [problem], warnings: [problemToWarning(problem)] };
 }
 

@@ -1,6 +1,7 @@
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import { explainInjection } from '../inject/explain.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
+import { describeProblem } from '../inject/problems.js';
 import { findPodSites, misplacedInjectAnnotation, SUPPORTED_KINDS } from '../workloads/pod-templates.js';
 import { parseCommandArgs } from './args.js';
 import type { CliIo } from './io.js';
@@ -64,7 +65,7 @@ export async function runExplain(argv: readonly string[], io: CliIo): Promise<nu
       const lines = explainInjection(facts, offline.templates, offline.settings, ns);
       refused ||= lines[0]?.startsWith('refused') === true;
       out.push(`${site.label} (namespace ${facts.namespace}): ${lines[0] ?? ''}`, ...lines.slice(1));
-      if (misplaced !== undefined) out.push(`  warning: ${misplaced}`);
+      if (misplaced !== undefined) out.push(`  warning: ${describeProblem(misplaced)}`);
     }
   }
   io.stdout(`${out.join('\n')}\n`);

@@ -3,6 +3,7 @@ import { stringify } from 'yaml';
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import type { Pod } from '../inject/kube-types.js';
 import { planInjection } from '../inject/plan.js';
+import { describeProblem } from '../inject/problems.js';
 import { findPodSites, misplacedInjectAnnotation, SUPPORTED_KINDS } from '../workloads/pod-templates.js';
 import { parseCommandArgs } from './args.js';
 import type { CliIo } from './io.js';
@@ -36,11 +37,12 @@ export async function runInject(argv: readonly string[], io: CliIo): Promise<num
   let denied = false;
   for (const object of offline.objects) {
     const misplaced = misplacedInjectAnnotation(object, INJECT_ANNOTATION);
-    if (misplaced !== undefined) io.stderr(`Warning: ${misplaced}\n`);
+    if (misplaced !== undefined) io.stderr(`Warning: ${describeProblem(misplaced)}\n`);
     const { sites } = findPodSites(object, String(args.values['namespace']));
     for (const site of sites) {
       const outcome = planInjection(creationOf(site), offline.templates, offline.settings, { defaultTemplates: undefined });
-      for (const warning of outcome.warnings) io.stderr(`Warning: ${site.label}: ${warning}\n`);
+      // Offline there is no header limit: each problem in full, not the short warning.
+      if (outcome.result !== 'denied') for (const problem of outcome.problems) io.stderr(`Warning: ${site.label}: ${describeProblem(problem)}\n`);
       if (outcome.result === 'denied') {
         io.stderr(`Error: ${site.label}: ${outcome.message}\n`);
         denied = true;

@@ -3,7 +3,7 @@
 // which for most pods is a controller (the ReplicaSet or Job controller).
 import { formatLabelSelector, matchesLabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate } from '../templates/model.js';
-import type { Problem } from './problems.js';
+import { fitted, shortProblem, type Problem } from './problems.js';
 
 export interface Workload {
   namespace: string;
@@ -18,28 +18,37 @@ function namespaceRefusal(template: CompiledTemplate, workload: Workload): Probl
   const name = template.name;
   if (namespaces === undefined && namespaceSelector === undefined) {
     if (template.privileged.length === 0) return undefined;
-    return {
-      reason: 'privileged_not_allowed',
-      template: name,
-      message: `template "${name}" is privileged (${template.privileged.join('; ')}) and names no allowed namespaces, so it is refused everywhere`,
-    };
+    return shortProblem(
+      'privileged_not_allowed',
+      name,
+      fitted`template "${name}" is privileged and names no allowed namespaces: refused everywhere`,
+      `privileged: ${template.privileged.join('; ')}`,
+    );
   }
   if (namespaces?.has(workload.namespace)) return undefined;
   if (namespaceSelector !== undefined && workload.namespaceLabels !== undefined && matchesLabelSelector(namespaceSelector, workload.namespaceLabels)) {
     return undefined;
   }
   const allowed = [
-    ...(namespaces === undefined ? [] : [`namespaces ${[...namespaces].join(', ') || '(none)'}`]),
-    ...(namespaceSelector === undefined ? [] : [`namespaces labelled ${formatLabelSelector(namespaceSelector)}`]),
+    ...(namespaces === undefined ? [] : [[...namespaces].join(', ') || '(no namespace)']),
+    ...(namespaceSelector === undefined ? [] : [`labelled ${formatLabelSelector(namespaceSelector)}`]),
   ].join(' or ');
   const unknownLabels =
-    namespaceSelector !== undefined && workload.namespaceLabels === undefined ? '; the labels of the namespace are not known to the webhook' : '';
-  const privileged = template.privileged.length > 0 ? ` (privileged: ${template.privileged.join('; ')})` : '';
-  return {
-    reason: template.privileged.length > 0 ? 'privileged_not_allowed' : 'namespace_not_allowed',
-    template: name,
-    message: `template "${name}"${privileged} is not allowed in namespace "${workload.namespace}"; allowed: ${allowed}${unknownLabels}`,
-  };
+    namespaceSelector !== undefined && workload.namespaceLabels === undefined ? 'the labels of the namespace are not known to the webhook' : '';
+  if (template.privileged.length > 0) {
+    return shortProblem(
+      'privileged_not_allowed',
+      name,
+      fitted`privileged template "${name}" not allowed in namespace "${workload.namespace}"; allowed: ${allowed}`,
+      [`privileged: ${template.privileged.join('; ')}`, unknownLabels].filter((part) => part !== '').join('; '),
+    );
+  }
+  return shortProblem(
+    'namespace_not_allowed',
+    name,
+    fitted`template "${name}" not allowed in namespace "${workload.namespace}"; allowed: ${allowed}`,
+    unknownLabels,
+  );
 }
 
 /** The refusal of `template` for this workload, or undefined when it may be injected. */
@@ -50,9 +59,9 @@ export function authorizeTemplate(template: CompiledTemplate, workload: Workload
   if (accounts === undefined) return undefined;
   const account = workload.serviceAccount;
   if (accounts.has(account) || accounts.has(`${workload.namespace}/${account}`)) return undefined;
-  return {
-    reason: 'service_account_not_allowed',
-    template: template.name,
-    message: `template "${template.name}" is not allowed for service account "${workload.namespace}/${account}"; allowed: ${[...accounts].join(', ')}`,
-  };
+  return shortProblem(
+    'service_account_not_allowed',
+    template.name,
+    fitted`template "${template.name}" not allowed for service account "${workload.namespace}/${account}"; allowed: ${[...accounts].join(', ')}`,
+  );
 }

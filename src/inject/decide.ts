@@ -8,7 +8,7 @@ import {
 } from './annotations.js';
 import type { Container, Pod } from './kube-types.js';
 import { authorizeTemplate, type Workload } from './authorize.js';
-import type { Problem } from './problems.js';
+import { fitted, shortProblem, type Problem } from './problems.js';
 import { podContext, renderAppSettings, renderTemplate, type AppSettings, type RenderedTemplate } from './render.js';
 import { readStatusRecord } from './status-record.js';
 
@@ -105,8 +105,13 @@ function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSett
   const defaults = ns.defaultTemplates ?? settings.defaultTemplates;
   if (defaults.length > 0) return { kind: 'names', names: defaults };
   if (request.kind === 'absent') return { kind: 'skip', reason: 'not_requested', problems: [] };
-  const message = `${INJECT_ANNOTATION}=true but no default templates are configured for namespace "${namespace}"`;
-  return { kind: 'skip', reason: 'no_default_templates', problems: [{ reason: 'no_default_templates', template: undefined, message }] };
+  const problem = shortProblem(
+    'no_default_templates',
+    undefined,
+    fitted`${INJECT_ANNOTATION}=true but namespace "${namespace}" has no default templates`,
+    `set the namespace's ${INJECT_ANNOTATION} annotation or --default-templates`,
+  );
+  return { kind: 'skip', reason: 'no_default_templates', problems: [problem] };
 }
 
 /** Resolves the parameters of one template; `undefined` params mean "skip the template". */
@@ -123,18 +128,12 @@ function resolveParameters(
     params[parameter.name] = parameter.default;
     if (value === undefined) continue;
     if (!parameter.overridable) {
-      problems.push({
-        reason: 'parameter_not_overridable',
-        template: template.name,
-        message: `${key} ignored: template "${template.name}" does not allow overriding "${parameter.name}"`,
-      });
+      problems.push(shortProblem('parameter_not_overridable', template.name, fitted`${key} ignored: the parameter is not overridable`));
     } else if (!parameter.pattern.test(value)) {
       valid = false;
-      problems.push({
-        reason: 'invalid_parameter',
-        template: template.name,
-        message: `${key}="${value}" does not match the pattern ${parameter.patternSource}; template "${template.name}" not injected`,
-      });
+      problems.push(
+        shortProblem('invalid_parameter', template.name, fitted`${key}="${value}" does not match ${parameter.patternSource}; template not injected`),
+      );
     } else {
       params[parameter.name] = value;
     }
@@ -142,11 +141,7 @@ function resolveParameters(
   const prefix = `${ANNOTATION_PREFIX}${template.name}.`;
   for (const key of Object.keys(annotations)) {
     if (key.startsWith(prefix) && !template.parameters.has(key.slice(prefix.length))) {
-      problems.push({
-        reason: 'unknown_parameter',
-        template: template.name,
-        message: `${key} ignored: template "${template.name}" has no parameter "${key.slice(prefix.length)}"`,
-      });
+      problems.push(shortProblem('unknown_parameter', template.name, fitted`${key} ignored: the template has no such parameter`));
     }
   }
   return valid ? params : undefined;
@@ -188,21 +183,17 @@ class TakenNames {
     const containerNames = [...rendered.template.initContainerNames, ...rendered.template.containerNames];
     const container = containerNames.find((n) => this.containers.has(n));
     if (container !== undefined) {
-      return { reason: 'name_conflict', template: name, message: `template "${name}" not injected: the pod already has a container "${container}"` };
+      return shortProblem('name_conflict', name, fitted`template "${name}" not injected: the pod already has a container "${container}"`);
     }
     const volume = rendered.template.volumeNames.find((n) => this.volumes.has(n));
     if (volume !== undefined) {
-      return { reason: 'name_conflict', template: name, message: `template "${name}" not injected: the pod already has a volume "${volume}"` };
+      return shortProblem('name_conflict', name, fitted`template "${name}" not injected: the pod already has a volume "${volume}"`);
     }
     const mount = rendered.appVolumeMounts.find(
       (m) => this.mountPaths.has(m.mountPath) || (rendered.reachesInitContainers && this.initMountPaths.has(m.mountPath)),
     );
     if (mount !== undefined) {
-      return {
-        reason: 'mount_path_conflict',
-        template: name,
-        message: `template "${name}" not injected: an application container already mounts ${mount.mountPath}`,
-      };
+      return shortProblem('mount_path_conflict', name, fitted`template "${name}" not injected: an application container already mounts ${mount.mountPath}`);
     }
     return undefined;
   }
@@ -256,7 +247,7 @@ export function decideInjection(
     const template = templates.templates.get(name);
     if (template === undefined) {
       const known = listNames(templates.templates.keys());
-      problems.push({ reason: 'unknown_template', template: name, message: `unknown template "${name}" (known: ${known})` });
+      problems.push(shortProblem('unknown_template', name, fitted`unknown template "${name}" (known: ${known})`));
       continue;
     }
     const refusal = authorizeTemplate(template, workload);

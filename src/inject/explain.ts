@@ -5,6 +5,7 @@ import { INJECT_ANNOTATION, INJECTION_LABEL, STATUS_ANNOTATION } from './annotat
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
 import { planInjection } from './plan.js';
 import type { RenderedTemplate } from './render.js';
+import { describeProblem } from './problems.js';
 
 const SKIP_REASONS: Record<SkipReason, string> = {
   not_a_pod_create: 'only the creation of pods is mutated',
@@ -53,9 +54,9 @@ export function explainInjection(facts: AdmissionFacts, templates: TemplateSet, 
   for (const problem of outcome.problems) {
     const previous = verdicts.get(problem.template ?? '');
     if (problem.template !== undefined && (previous === undefined || !previous.startsWith('injected'))) {
-      verdicts.set(problem.template, `not injected: ${problem.message}`);
+      verdicts.set(problem.template, `not injected: ${describeProblem(problem)}`);
     } else {
-      notes.push(`  note: ${problem.message}`);
+      notes.push(`  note: ${describeProblem(problem)}`);
     }
   }
   for (const [name, verdict] of verdicts) lines.push(`  ${name}: ${verdict}`);

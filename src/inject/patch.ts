@@ -1,7 +1,7 @@
 import { formatStatusAnnotation, STATUS_ANNOTATION, type InjectionStatus } from './annotations.js';
 import type { Repair } from './decide.js';
 import type { Container, EnvVar, Pod, VolumeMount } from './kube-types.js';
-import type { Problem } from './problems.js';
+import { fitted, shortProblem, type Problem } from './problems.js';
 import type { AppSettings, RenderedTemplate } from './render.js';
 
 /**
@@ -59,11 +59,7 @@ function insertInto(
 }
 
 function envAlreadySet(container: Container, name: string, template: string): Problem {
-  return {
-    reason: 'env_already_set',
-    template,
-    message: `container "${container.name}" already sets ${name}; kept its value (template "${template}")`,
-  };
+  return shortProblem('env_already_set', template, fitted`container "${container.name}" already sets ${name}; kept its value (template "${template}")`);
 }
 
 function envToAdd(container: Container, rendered: readonly AppSettings[], problems: Problem[]): EnvVar[] {
@@ -107,11 +103,9 @@ function completionOf(
       const mounted = taken.mounts.get(mount.mountPath);
       if (mounted === mount.name) continue;
       if (mounted !== undefined) {
-        problems.push({
-          reason: 'mount_path_conflict',
-          template: name,
-          message: `container "${container.name}" already mounts ${mount.mountPath}; template "${name}" not mounted there`,
-        });
+        problems.push(
+          shortProblem('mount_path_conflict', name, fitted`container "${container.name}" already mounts ${mount.mountPath}; template "${name}" not mounted there`),
+        );
         continue;
       }
       taken.mounts.set(mount.mountPath, mount.name);

@@ -2,7 +2,7 @@ import type { TemplateSet } from '../templates/model.js';
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
 import { buildPatch, serializePatch } from './patch.js';
 import { podView } from './pod-view.js';
-import { DENIABLE_REASONS, problemToWarning, type Problem, type ProblemReason } from './problems.js';
+import { DENIABLE_REASONS, describeProblem, problemToWarning, type Problem, type ProblemReason } from './problems.js';
 
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
 export type InjectionOutcome =
@@ -74,7 +74,7 @@ export function planForView(
   const deniable = problems.filter((p) => DENIABLE_REASONS.has(p.reason));
   const first = deniable[0];
   if (settings.onProblem === 'deny' && first !== undefined) {
-    const message = `sidecar injection refused: ${deniable.map((p) => p.message).join('; ')}`;
+    const message = `sidecar injection refused: ${deniable.map(describeProblem).join('; ')}`;
     return { result: 'denied', reason: first.reason, message, problems, warnings: [] };
   }
   outcome.warnings = problems.map(problemToWarning);

@@ -3,7 +3,7 @@
 // controller's (often unread) pod-creation warnings. Pure.
 import type { Pod } from './kube-types.js';
 import type { InjectionOutcome } from './plan.js';
-import { DENIABLE_REASONS, type Problem } from './problems.js';
+import { DENIABLE_REASONS, describeProblem, type Problem } from './problems.js';
 
 export interface OwnerReference {
   apiVersion: string;
@@ -45,5 +45,5 @@ export function injectionEvent(pod: Pod | undefined, namespace: string, outcome:
   if (outcome.result === 'denied') return { namespace, owner, reason: 'SidecarInjectionRefused', message: outcome.message };
   const reason = outcome.result === 'injected' ? 'SidecarInjectionIncomplete' : 'SidecarInjectionSkipped';
   const lead = outcome.result === 'injected' ? `injected ${outcome.templates.join(', ')}, but` : 'no sidecar injected:';
-  return { namespace, owner, reason, message: `${lead} ${problems.map((p) => p.message).join('; ')}` };
+  return { namespace, owner, reason, message: `${lead} ${problems.map(describeProblem).join('; ')}` };
 }

@@ -1,4 +1,5 @@
 import type { ObjectMeta, Pod, PodSpec } from '../inject/kube-types.js';
+import { fitted, shortProblem, type Problem } from '../inject/problems.js';
 
 /** Where the pod template sits in each workload kind (like `istioctl kube-inject`). */
 const POD_TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
@@ -105,9 +106,9 @@ function podTemplateAnnotations(object: JsonObject, kind: string): Record<string
 /**
  * A common mistake: `sidecar.example/inject` on a workload's own metadata,
  * where nothing reads it, and not on its pod template, which its pods copy.
- * Returns the message for the user, or undefined when the annotation is placed right.
+ * Returns the problem, or undefined when the annotation is placed right.
  */
-export function misplacedInjectAnnotation(object: unknown, annotation: string): string | undefined {
+export function misplacedInjectAnnotation(object: unknown, annotation: string): Problem | undefined {
   if (!isObject(object)) return undefined;
   const kind = String(object['kind'] ?? '');
   const where = podTemplateAnnotationsPath(kind);
@@ -117,5 +118,11 @@ export function misplacedInjectAnnotation(object: unknown, annotation: string): 
   if (typeof own !== 'string' || own.trim() === '') return undefined;
   if (podTemplateAnnotations(object, kind)?.[annotation] !== undefined) return undefined;
   const name = String(meta['name'] ?? meta['generateName'] ?? '');
-  return `${annotation} on ${kind} "${name}" has no effect; move it to ${where} so its pods are injected`;
+  // The warning names no workload: kubectl prints it beside the object's own line.
+  return shortProblem(
+    'annotation_on_workload',
+    undefined,
+    fitted`${annotation} has no effect; move it to ${where}`,
+    `on ${kind} "${name}": its pods copy the annotations of ${where.replace(/\.metadata\.annotations$/, '')}, not the ${kind}'s`,
+  );
 }

@@ -55,7 +55,7 @@ describe('explain -f', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('Deployment/web (namespace shop): not injected: the pod has no sidecar.example/inject annotation');
     expect(result.stdout).toContain(
-      '  warning: sidecar.example/inject on Deployment "web" has no effect; move it to spec.template.metadata.annotations so its pods are injected',
+      '  warning: sidecar.example/inject has no effect; move it to spec.template.metadata.annotations (on Deployment "web": its pods copy the annotations of spec.template, not the Deployment\'s)',
     );
   });
 
@@ -79,7 +79,7 @@ describe('explain -f', () => {
       const outside = await run('sidecar.example/injection=enabled');
       expect(outside.stdout).toContain('not injected: no requested template can be injected');
       expect(outside.stdout).toContain(
-        '  audit: not injected: template "audit" is not allowed in namespace "shop"; allowed: namespaces labelled team=payments',
+        '  audit: not injected: template "audit" not allowed in namespace "shop"; allowed: labelled team=payments',
       );
       const inside = await run('sidecar.example/injection=enabled,team=payments');
       expect(inside.stdout).toContain('Deployment/web (namespace shop): injected: audit');
@@ -112,7 +112,7 @@ describe('inject -f', () => {
   it('warns on stderr when the annotation is on the Deployment instead of its pod template', async () => {
     const result = await runCli(['inject', '--templates-dir', TEMPLATES_DIR, '-f', '-'], { input: stringify(deployment({ 'sidecar.example/inject': 'log-collector' }, {})) });
     expect(result.code).toBe(0);
-    expect(result.stderr).toContain('Warning: sidecar.example/inject on Deployment "web" has no effect');
+    expect(result.stderr).toContain('Warning: sidecar.example/inject has no effect; move it to spec.template.metadata.annotations (on Deployment "web"');
   });
 });
 

@@ -48,7 +48,7 @@ describe('per-template authorization', () => {
     expect(authorizeTemplate(template, workload({ namespaceLabels: { team: 'payments' } }))).toBeUndefined();
     expect(authorizeTemplate(template, workload())).toMatchObject({
       reason: 'namespace_not_allowed',
-      message: 'template "t" is not allowed in namespace "shop"; allowed: namespaces billing or namespaces labelled team=payments',
+      message: 'template "t" not allowed in namespace "shop"; allowed: billing or labelled team=payments',
     });
   });
 
@@ -56,7 +56,9 @@ describe('per-template authorization', () => {
     const template = compiled({ allowedNamespaceSelector: { matchExpressions: [{ key: 'team', operator: 'Exists' }] } });
     const refusal = authorizeTemplate(template, workload({ namespaceLabels: undefined }));
     expect(refusal?.reason).toBe('namespace_not_allowed');
-    expect(refusal?.message).toContain('the labels of the namespace are not known to the webhook');
+    // The warning says which namespaces are allowed; why the selector could not match is in the detail (log, Event).
+    expect(refusal?.message).toBe('template "t" not allowed in namespace "shop"; allowed: labelled team');
+    expect(refusal?.detail).toBe('the labels of the namespace are not known to the webhook');
   });
 
   it('service accounts: a bare name in any allowed namespace, or namespace/name', () => {
@@ -65,7 +67,7 @@ describe('per-template authorization', () => {
     expect(authorizeTemplate(template, workload({ serviceAccount: 'api' }))).toBeUndefined();
     expect(authorizeTemplate(template, workload({ namespace: 'other', serviceAccount: 'api' }))).toMatchObject({
       reason: 'service_account_not_allowed',
-      message: 'template "t" is not allowed for service account "other/api"; allowed: collector, shop/api',
+      message: 'template "t" not allowed for service account "other/api"; allowed: collector, shop/api',
     });
   });
 

@@ -22,9 +22,11 @@ describe('the inject annotation on a workload instead of its pod template', () =
     expect(response).toEqual({
       uid: 'u',
       allowed: true,
-      warnings: ['sidecar-injector: sidecar.example/inject on Deployment "web" has no effect; move it to spec.template.metadata.annotations so its pods are injected'],
+      warnings: ['sidecar-injector: sidecar.example/inject has no effect; move it to spec.template.metadata.annotations'],
     });
     expect(outcome).toMatchObject({ result: 'skipped', reason: 'annotation_on_workload' });
+    // The workload's kind and name are in the detail (the admission log line).
+    expect(outcome.problems[0]?.detail).toBe('on Deployment "web": its pods copy the annotations of spec.template, not the Deployment\'s');
   });
 
   it('finds the pod template of a CronJob, and also warns on UPDATE', () => {
