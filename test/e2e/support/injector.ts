@@ -38,7 +38,10 @@ export interface AdmissionLogLine {
   outcome: string;
   reason?: string;
   templates?: string[];
+  /** Templates whose mounts and env went into containers added after the injection. */
+  completed?: string[];
   problems?: string[];
+  problemDetails?: string[];
   msg: string;
 }
 

@@ -56,7 +56,17 @@ interface Review {
   };
 }
 
-export async function startSecondWebhook(): Promise<SecondWebhook> {
+export interface SecondWebhookOptions {
+  /**
+   * An application container it adds to every pod that lacks one of that
+   * name, as a webhook that adds its own container would (a log shipper, an
+   * agent): the injector must give it the injected templates' mounts and env
+   * when the apiserver calls it again.
+   */
+  addContainer?: { name: string; image: string; [field: string]: unknown };
+}
+
+export async function startSecondWebhook(options: SecondWebhookOptions = {}): Promise<SecondWebhook> {
   const certs = generateCertificates({ hosts: ['127.0.0.1', 'localhost'], validityDays: 2, caValidityDays: 3 });
   const calls: SecondWebhookCall[] = [];
   const sockets = new Set<Socket>();
@@ -86,11 +96,19 @@ export async function startSecondWebhook(): Promise<SecondWebhook> {
         hadLabel,
       });
       const response: Record<string, unknown> = { uid: review.request.uid, allowed: true };
+      const patch: unknown[] = [];
       if (!hadLabel) {
-        const patch =
+        patch.push(
           labels === undefined
-            ? [{ op: 'add', path: '/metadata/labels', value: { [SECOND_WEBHOOK_LABEL]: SECOND_WEBHOOK_LABEL_VALUE } }]
-            : [{ op: 'add', path: `/metadata/labels/${escapePointer(SECOND_WEBHOOK_LABEL)}`, value: SECOND_WEBHOOK_LABEL_VALUE }];
+            ? { op: 'add', path: '/metadata/labels', value: { [SECOND_WEBHOOK_LABEL]: SECOND_WEBHOOK_LABEL_VALUE } }
+            : { op: 'add', path: `/metadata/labels/${escapePointer(SECOND_WEBHOOK_LABEL)}`, value: SECOND_WEBHOOK_LABEL_VALUE },
+        );
+      }
+      const added = options.addContainer;
+      if (added !== undefined && !(object?.spec?.containers ?? []).some((c) => c.name === added.name)) {
+        patch.push({ op: 'add', path: '/spec/containers/-', value: added });
+      }
+      if (patch.length > 0) {
         response['patchType'] = 'JSONPatch';
         response['patch'] = Buffer.from(JSON.stringify(patch)).toString('base64');
       }
