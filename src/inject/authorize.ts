@@ -3,7 +3,7 @@
 // which for most pods is a controller (the ReplicaSet or Job controller).
 import { formatLabelSelector, matchesLabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate } from '../templates/model.js';
-import { fitted, shortProblem, type Problem } from './problems.js';
+import { expendable, fitted, shortProblem, type Problem } from './problems.js';
 
 export interface Workload {
   namespace: string;
@@ -39,14 +39,14 @@ function namespaceRefusal(template: CompiledTemplate, workload: Workload): Probl
     return shortProblem(
       'privileged_not_allowed',
       name,
-      fitted`privileged template "${name}" not allowed in namespace "${workload.namespace}"; allowed: ${allowed}`,
+      fitted`privileged template "${name}" not allowed in namespace "${expendable(workload.namespace)}"; allowed: ${allowed}`,
       [`privileged: ${template.privileged.join('; ')}`, unknownLabels].filter((part) => part !== '').join('; '),
     );
   }
   return shortProblem(
     'namespace_not_allowed',
     name,
-    fitted`template "${name}" not allowed in namespace "${workload.namespace}"; allowed: ${allowed}`,
+    fitted`template "${name}" not allowed in namespace "${expendable(workload.namespace)}"; allowed: ${allowed}`,
     unknownLabels,
   );
 }
@@ -62,6 +62,6 @@ export function authorizeTemplate(template: CompiledTemplate, workload: Workload
   return shortProblem(
     'service_account_not_allowed',
     template.name,
-    fitted`template "${template.name}" not allowed for service account "${workload.namespace}/${account}"; allowed: ${[...accounts].join(', ')}`,
+    fitted`template "${template.name}" not allowed for service account "${expendable(`${workload.namespace}/${account}`)}"; allowed: ${[...accounts].join(', ')}`,
   );
 }

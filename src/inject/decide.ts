@@ -8,7 +8,7 @@ import {
 } from './annotations.js';
 import type { Container, Pod } from './kube-types.js';
 import { authorizeTemplate, type Workload } from './authorize.js';
-import { fitted, shortProblem, type Problem } from './problems.js';
+import { expendable, fitted, shortProblem, type Problem } from './problems.js';
 import { podContext, renderAppSettings, renderTemplate, type AppSettings, type RenderedTemplate } from './render.js';
 import { readStatusRecord } from './status-record.js';
 
@@ -108,7 +108,7 @@ function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSett
   const problem = shortProblem(
     'no_default_templates',
     undefined,
-    fitted`${INJECT_ANNOTATION}=true but namespace "${namespace}" has no default templates`,
+    fitted`${INJECT_ANNOTATION}=true but namespace "${expendable(namespace)}" has no default templates`,
     `set the namespace's ${INJECT_ANNOTATION} annotation or --default-templates`,
   );
   return { kind: 'skip', reason: 'no_default_templates', problems: [problem] };
@@ -132,7 +132,7 @@ function resolveParameters(
     } else if (!parameter.pattern.test(value)) {
       valid = false;
       problems.push(
-        shortProblem('invalid_parameter', template.name, fitted`${key}="${value}" does not match ${parameter.patternSource}; template not injected`),
+        shortProblem('invalid_parameter', template.name, fitted`${key}="${expendable(value)}" does not match ${parameter.patternSource}; template not injected`),
       );
     } else {
       params[parameter.name] = value;
@@ -193,7 +193,7 @@ class TakenNames {
       (m) => this.mountPaths.has(m.mountPath) || (rendered.reachesInitContainers && this.initMountPaths.has(m.mountPath)),
     );
     if (mount !== undefined) {
-      return shortProblem('mount_path_conflict', name, fitted`template "${name}" not injected: an application container already mounts ${mount.mountPath}`);
+      return shortProblem('mount_path_conflict', name, fitted`template "${name}" not injected: an application container already mounts ${expendable(mount.mountPath)}`);
     }
     return undefined;
   }
@@ -246,8 +246,8 @@ export function decideInjection(
     }
     const template = templates.templates.get(name);
     if (template === undefined) {
-      const known = listNames(templates.templates.keys());
-      problems.push(shortProblem('unknown_template', name, fitted`unknown template "${name}" (known: ${known})`));
+      const names = listNames(templates.templates.keys());
+      problems.push(shortProblem('unknown_template', name, fitted`unknown template "${name}" (known: ${expendable(names)})`));
       continue;
     }
     const refusal = authorizeTemplate(template, workload);

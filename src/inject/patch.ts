@@ -1,7 +1,7 @@
 import { formatStatusAnnotation, STATUS_ANNOTATION, type InjectionStatus } from './annotations.js';
 import type { Repair } from './decide.js';
 import type { Container, EnvVar, Pod, VolumeMount } from './kube-types.js';
-import { fitted, shortProblem, type Problem } from './problems.js';
+import { expendable, fitted, shortProblem, type Problem } from './problems.js';
 import type { AppSettings, RenderedTemplate } from './render.js';
 
 /**
@@ -59,7 +59,7 @@ function insertInto(
 }
 
 function envAlreadySet(container: Container, name: string, template: string): Problem {
-  return shortProblem('env_already_set', template, fitted`container "${container.name}" already sets ${name}; kept its value (template "${template}")`);
+  return shortProblem('env_already_set', template, fitted`container "${expendable(container.name)}" already sets ${name}; kept its value (template "${template}")`);
 }
 
 function envToAdd(container: Container, rendered: readonly AppSettings[], problems: Problem[]): EnvVar[] {
@@ -104,7 +104,7 @@ function completionOf(
       if (mounted === mount.name) continue;
       if (mounted !== undefined) {
         problems.push(
-          shortProblem('mount_path_conflict', name, fitted`container "${container.name}" already mounts ${mount.mountPath}; template "${name}" not mounted there`),
+          shortProblem('mount_path_conflict', name, fitted`container "${expendable(container.name)}" already mounts ${expendable(mount.mountPath)}; template "${name}" not mounted there`),
         );
         continue;
       }

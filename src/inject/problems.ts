@@ -22,6 +22,8 @@ export interface Problem {
   message: string;
   /** What the short message leaves out (kubectl warnings are kept to 120 characters); logged. */
   detail?: string;
+  /** The message before names were shortened to fit the warning; logged, and in the Event. */
+  unclipped?: string;
 }
 
 /**
@@ -66,41 +68,70 @@ export interface FittedText {
   unclipped: string | undefined;
 }
 
+/** A value the warning can best spare (the reader's own namespace or names, a list of alternatives): cut first, down to EXPENDABLE_MIN. */
+export interface ExpendableValue {
+  expendable: string;
+}
+export const expendable = (value: string): ExpendableValue => ({ expendable: value });
+const EXPENDABLE_MIN = 8;
+
+/** The largest cap under which the lengths, each cut to it, add up to at most `budget` (0 if none). */
+function capFor(lengths: readonly number[], budget: number): number {
+  let cap = Math.max(0, ...lengths);
+  const total = (c: number): number => lengths.reduce((sum, length) => sum + Math.min(length, c), 0);
+  while (cap > 0 && total(cap) > budget) cap -= 1;
+  return cap;
+}
+
 /**
  * A tagged template for a problem's message: when the warning it becomes
- * (prefix included) would exceed WARNING_LIMIT, the interpolated values (names
- * from the pod or the templates) longer than a common length are cut to it,
- * ending in `…`, with that length the largest that fits: short values stay
- * whole, long ones share what is left. The literal text is never cut.
- * Deterministic.
+ * (prefix included) would exceed WARNING_LIMIT, the interpolated values are
+ * shortened, each ending in `…`: first the values wrapped in expendable()
+ * (down to EXPENDABLE_MIN characters), then all the long ones alike, to the
+ * largest common length that fits, so short values stay whole and long ones
+ * share what is left. The literal text is never cut. Deterministic.
  */
-export function fitted(strings: TemplateStringsArray, ...values: Array<string | number>): FittedText {
-  const texts = values.map(String);
+export function fitted(strings: TemplateStringsArray, ...values: Array<string | number | ExpendableValue>): FittedText {
+  const texts = values.map((value) => (typeof value === 'object' ? value.expendable : String(value)));
+  const isExpendable = values.map((value) => typeof value === 'object');
   const join = (parts: readonly string[]): string => strings.reduce((out, literal, i) => out + literal + (parts[i] ?? ''), '');
   const whole = join(texts);
   if (lengthOf(WARNING_PREFIX + whole) <= WARNING_LIMIT) return { text: whole, unclipped: undefined };
   const budget = WARNING_LIMIT - lengthOf(WARNING_PREFIX) - strings.reduce((n, literal) => n + lengthOf(literal), 0);
   const lengths = texts.map(lengthOf);
-  // The largest cap on every value's length under which they all fit.
-  let cap = Math.max(0, ...lengths);
-  const total = (c: number): number => lengths.reduce((sum, length) => sum + Math.min(length, c), 0);
-  while (cap > 0 && total(cap) > budget) cap -= 1;
-  return { text: join(texts.map((text) => clip(text, cap))), unclipped: whole };
+  const sum = (list: readonly number[]): number => list.reduce((a, b) => a + b, 0);
+  const others = sum(lengths.filter((_, i) => !isExpendable[i]));
+  const expendableCap = Math.max(EXPENDABLE_MIN, capFor(lengths.filter((_, i) => isExpendable[i]), budget - others));
+  const firstCut = lengths.map((length, i) => (isExpendable[i] ? Math.min(length, expendableCap) : length));
+  const cap = capFor(firstCut, budget);
+  return { text: join(texts.map((text, i) => clip(text, Math.min(cap, firstCut[i] ?? 0)))), unclipped: whole };
 }
 
 /**
- * A problem whose warning fits WARNING_LIMIT. `detail` is what the short
- * text leaves out; with the unclipped text when a value had to be shortened,
- * it goes to the admission log line and the workload's Event.
+ * A problem whose warning fits WARNING_LIMIT. `detail` is what the short text
+ * leaves out; it and, when a value had to be shortened, the unclipped text go
+ * to the admission log line and the workload's Event.
  */
 export function shortProblem(reason: ProblemReason, template: string | undefined, message: FittedText, detail?: string): Problem {
-  const full = [message.unclipped, detail].filter((part) => part !== undefined && part !== '').join('; ');
-  return full === '' ? { reason, template, message: message.text } : { reason, template, message: message.text, detail: full };
+  return {
+    reason,
+    template,
+    message: message.text,
+    ...(message.unclipped === undefined ? {} : { unclipped: message.unclipped }),
+    ...(detail === undefined || detail === '' ? {} : { detail }),
+  };
 }
 
-/** The whole story of a problem, for the Event, a denial and the CLI: the short text and its detail. */
+/** The whole story of a problem, for the Event, a denial and the CLI: the unshortened text and its detail. */
 export function describeProblem(problem: Problem): string {
-  return problem.detail === undefined ? problem.message : `${problem.message} (${problem.detail})`;
+  const text = problem.unclipped ?? problem.message;
+  return problem.detail === undefined ? text : `${text} (${problem.detail})`;
+}
+
+/** What the warning leaves out, for the log line: the unshortened text (when shortened) and the detail. */
+export function problemDetail(problem: Problem): string | undefined {
+  const parts = [problem.unclipped, problem.detail].filter((part): part is string => part !== undefined);
+  return parts.length === 0 ? undefined : parts.join('; ');
 }
 
 export function problemToWarning(problem: Problem): string {

@@ -7,7 +7,7 @@ import { isPodCreate, type NamespaceInfo } from '../inject/decide.js';
 import type { Pod } from '../inject/kube-types.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
 import type { InjectionOutcome } from '../inject/plan.js';
-import type { Problem } from '../inject/problems.js';
+import { problemDetail, type Problem } from '../inject/problems.js';
 import type { ServerDeps } from './deps.js';
 import { NamespaceUnavailableError } from './namespace-lookup.js';
 import { PlanCache } from './plan-cache.js';
@@ -143,7 +143,10 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
   // What a warning's short message leaves out, for the log only.
   const problemDetails = (problems: readonly Problem[]): string[] | undefined => {
     if (problems.length === 0) return undefined;
-    const details = problems.flatMap((p) => (p.detail === undefined ? [] : [`${p.reason}: ${p.detail}`]));
+    const details = problems.flatMap((p) => {
+      const detail = problemDetail(p);
+      return detail === undefined ? [] : [`${p.reason}: ${detail}`];
+    });
     return details.length > 0 ? details : undefined;
   };
 

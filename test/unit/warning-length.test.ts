@@ -9,7 +9,7 @@ import type { AdmissionRequest } from '../../src/admission/types.js';
 import type { InjectionSettings, NamespaceInfo } from '../../src/inject/decide.js';
 import type { Pod } from '../../src/inject/kube-types.js';
 import { planInjection, type InjectionOutcome } from '../../src/inject/plan.js';
-import { DENIABLE_REASONS, describeProblem, fitted, problemToWarning, WARNING_LIMIT, type Problem, type ProblemReason } from '../../src/inject/problems.js';
+import { DENIABLE_REASONS, describeProblem, expendable, fitted, problemDetail, problemToWarning, WARNING_LIMIT, type Problem, type ProblemReason } from '../../src/inject/problems.js';
 import { injectionEvent } from '../../src/inject/workload-event.js';
 import { setOf, templateDocument } from '../support/templates.js';
 
@@ -121,13 +121,15 @@ describe('warnings of at most 120 characters, prefix included', () => {
     }
   });
 
-  it('keeps the long values whole in the detail when the warning shortened them', () => {
-    const [unknown] = admissions.unknown_template().problems;
-    expect(unknown?.message).toContain('…');
-    expect(unknown?.detail).toContain(`${label('a-template-nobody-ever-wrote', 63)}${'-and-more'.repeat(20)}`);
-    const [invalid] = admissions.invalid_parameter().problems;
-    expect(invalid?.detail).toContain('z'.repeat(200));
-    expect(invalid?.detail).toContain(PATTERN);
+  it('keeps the long values whole for the log line and the Event when the warning shortened them', () => {
+    const [unknown] = admissions.unknown_template().problems as [Problem];
+    expect(unknown.message).toContain('…');
+    const typo = `${label('a-template-nobody-ever-wrote', 63)}${'-and-more'.repeat(20)}`;
+    expect(problemDetail(unknown)).toContain(typo);
+    expect(describeProblem(unknown)).toBe(`unknown template "${typo}" (known: ${[...templates.templates.keys()].slice(0, 5).join(', ')})`);
+    const [invalid] = admissions.invalid_parameter().problems as [Problem];
+    expect(problemDetail(invalid)).toContain('z'.repeat(200));
+    expect(describeProblem(invalid)).toContain(PATTERN);
     const conflict = admissions.mount_path_conflict().problems.find((p) => p.reason === 'mount_path_conflict');
     expect(describeProblem(conflict as Problem)).toContain(MOUNT_PATH);
     const refused = admissions.privileged_not_allowed().problems;
@@ -163,6 +165,16 @@ describe('fitted', () => {
     expect(chars(`sidecar-injector: ${both.text}`)).toBeLessThanOrEqual(WARNING_LIMIT);
     // Nothing to cut: the text as written.
     expect(fitted`template "${'a'}" not injected`).toEqual({ text: 'template "a" not injected', unclipped: undefined });
+  });
+
+  it('cuts the expendable values first (the reader\'s own namespace), so what is allowed stays whole', () => {
+    const result = fitted`template "${'audit'}" not allowed in namespace "${expendable(`team-${'n'.repeat(80)}`)}"; allowed: ${'labelled team=payments'}`;
+    expect(result.text).toMatch(/^template "audit" not allowed in namespace "team-n+…"; allowed: labelled team=payments$/);
+    expect(chars(`sidecar-injector: ${result.text}`)).toBe(WARNING_LIMIT);
+    // Down to a few characters only; then the rest are cut alike.
+    const both = fitted`template "${'t'.repeat(90)}" not allowed in namespace "${expendable('n'.repeat(90))}"`;
+    expect(both.text).toMatch(/^template "t+…" not allowed in namespace "n{7}…"$/);
+    expect(chars(`sidecar-injector: ${both.text}`)).toBeLessThanOrEqual(WARNING_LIMIT);
   });
 
   it('counts characters, not UTF-16 units, and never splits one', () => {
