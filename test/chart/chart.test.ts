@@ -300,6 +300,14 @@ describe('helm template over the values matrix', () => {
     expect(custom['args']).toEqual(expect.arrayContaining(['--shutdown-delay=3', '--shutdown-timeout=4']));
   });
 
+  it('config.maxConnections reaches --max-connections, the process default unless set', async () => {
+    const args = async (set: string[]) => firstContainer(findObject(parseObjects(await renderChart({ set })), 'Deployment'))['args'] as string[];
+    expect(await args([])).toContain('--max-connections=1000');
+    expect(await args(['config.maxConnections=5000'])).toContain('--max-connections=5000');
+    const { OPTIONS } = await import('../../src/config/config.js');
+    expect(OPTIONS.find((o) => o.flag === 'max-connections')?.default).toBe('1000');
+  });
+
   it('fails clearly on combinations the schema cannot express', async () => {
     const failures: Array<[string[], RegExp]> = [
       [['certificates.mode=provided', `certificates.provided.caBundle=${CA_B64}`], /certificates\.provided\.secretName is required/],
