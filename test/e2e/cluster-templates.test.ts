@@ -21,7 +21,15 @@ import {
 } from './support/cluster-templates.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { mutateUrl, registerWebhook, waitUntilCalled } from './support/injector.js';
-import { container, containerNames, envValue, injectionStatus, INJECT_ANNOTATION, podManifest, type Kube } from './support/kube.js';
+import {
+  asked,
+  container,
+  containerNames,
+  envValue,
+  injectionStatus,
+  podManifest,
+  type Kube,
+} from './support/kube.js';
 
 jest.setTimeout(120_000);
 
@@ -31,8 +39,6 @@ let injector: ServeProcess;
 let namespace: string;
 /** How long each change took to be in force (ms), for the README. */
 const inForceAfter: Record<string, number> = {};
-
-const asked = (templates: string) => ({ [INJECT_ANNOTATION]: templates });
 
 /** The `audit-tail` template at a version, greeting with `greeting`. */
 function auditTail(version: string, greeting: string, extra: Record<string, unknown> = {}): Record<string, unknown> {

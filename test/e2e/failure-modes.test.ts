@@ -9,12 +9,12 @@ import { startDelayProxy } from './support/delay-proxy.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { admissionsFor, mutateUrl, registerWebhook, waitUntilCalled } from './support/injector.js';
 import {
+  asked,
   container,
   containerNames,
   countNames,
   initContainerNames,
   injectionStatus,
-  INJECT_ANNOTATION,
   mountPaths,
   podManifest,
   SA_TOKEN_PATH,
@@ -36,8 +36,6 @@ jest.setTimeout(120_000);
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let injector: ServeProcess;
-
-const asked = (templates: string) => ({ [INJECT_ANNOTATION]: templates });
 
 beforeAll(async () => {
   env = await E2eEnvironment.start();

@@ -8,13 +8,13 @@ import { waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { mutateUrl, registerWebhook, waitUntilCalled } from './support/injector.js';
 import {
+  asked,
   container,
   containerNames,
   countNames,
   envValue,
   initContainerNames,
   injectionStatus,
-  INJECT_ANNOTATION,
   mountPaths,
   podManifest,
   podTemplate,
@@ -29,8 +29,6 @@ jest.setTimeout(120_000);
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let injector: ServeProcess;
-
-const asked = (templates: string) => ({ [INJECT_ANNOTATION]: templates });
 
 beforeAll(async () => {
   env = await E2eEnvironment.start();

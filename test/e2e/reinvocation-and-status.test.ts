@@ -8,13 +8,13 @@ import { waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
 import { admissionsFor, type AdmissionLogLine } from './support/injector.js';
 import {
+  asked,
   container,
   containerNames,
   countNames,
   envValue,
   initContainerNames,
   injectionStatus,
-  INJECT_ANNOTATION,
   podManifest,
   STATUS_ANNOTATION,
   uniqueSuffix,
@@ -28,8 +28,6 @@ jest.setTimeout(120_000);
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let injector: ServeProcess;
-
-const asked = (templates: string) => ({ [INJECT_ANNOTATION]: templates });
 
 beforeAll(async () => {
   env = await E2eEnvironment.start();

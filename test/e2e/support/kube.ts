@@ -9,6 +9,9 @@ import { INJECTION_LABEL } from './webhook-configuration.js';
 
 export const INJECT_ANNOTATION = 'sidecar.example/inject';
 export const STATUS_ANNOTATION = 'sidecar.example/status';
+
+/** The annotations of a pod that asks for these templates. */
+export const asked = (templates: string): Record<string, string> => ({ [INJECT_ANNOTATION]: templates });
 export const SA_TOKEN_PATH = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 /** The image of every application container in these tests; nothing runs (no kubelet). */
