@@ -54,6 +54,8 @@ interface WebhookPod {
   ready: boolean;
   restarts: number;
   lastExitCode: number | undefined;
+  /** When the previous run of the container ended (whole seconds). */
+  lastFinishedAt: Date | undefined;
   podTemplateHash: string;
 }
 
@@ -69,6 +71,7 @@ async function webhookPods(): Promise<WebhookPod[]> {
         ready: p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         restarts: status?.restartCount ?? 0,
         lastExitCode: status?.lastState?.terminated?.exitCode,
+        lastFinishedAt: status?.lastState?.terminated?.finishedAt,
         podTemplateHash: p.metadata?.labels?.['pod-template-hash'] ?? '',
       };
     });
@@ -166,8 +169,11 @@ describe('drills under load: every pod that asks is created, and with its sideca
 
   it('a webhook process receives SIGTERM: it drains, exits 0 and is restarted', async () => {
     const [target] = await settled();
+    let signalledAt = 0;
     const report = await drill('SIGTERM to a webhook process', async () => {
-      process.kill(await webhookPid(target?.name ?? ''), 'SIGTERM');
+      const pid = await webhookPid(target?.name ?? '');
+      signalledAt = Date.now();
+      process.kill(pid, 'SIGTERM');
     });
     expectNoHarm(report);
     const restarted = await waitFor(
@@ -176,6 +182,10 @@ describe('drills under load: every pod that asks is created, and with its sideca
       { timeoutMs: 120_000, intervalMs: 1000 },
     );
     expect(restarted.lastExitCode).toBe(0);
+    // It went on serving through the chart's 10 s shutdown delay (finishedAt has whole seconds).
+    const servedFor = (restarted.lastFinishedAt?.getTime() ?? 0) - signalledAt;
+    process.stdout.write(`  the process exited ${(servedFor / 1000).toFixed(1)} s after SIGTERM\n`);
+    expect(servedFor).toBeGreaterThanOrEqual(9_000);
   });
 
   it('short certificate lifetimes: the serving certificate is renewed and the CA rolled over while serving', async () => {
