@@ -8,7 +8,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
+import { compileTemplate } from '../../src/templates/compile.js';
 import { BUILT_IN_DIR } from '../support/templates.js';
+
+// The volume types Pod Security restricted allows (check_restrictedVolumes.go).
+const RESTRICTED_VOLUME_TYPES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
 
 interface Container {
   name: string;
@@ -28,11 +32,24 @@ const templates = readdirSync(BUILT_IN_DIR)
   .filter((file) => file.endsWith('.yaml'))
   .map((file) => parse(readFileSync(join(BUILT_IN_DIR, file), 'utf8')) as {
     metadata: { name: string };
-    spec: { mode?: string; containers?: Container[]; initContainers?: Container[] };
+    spec: { mode?: string; containers?: Container[]; initContainers?: Container[]; volumes?: Array<Record<string, unknown>> };
   });
 
 describe.each(templates.map((t) => [t.metadata.name, t] as const))('built-in template %s', (_name, template) => {
   const containers = [...(template.spec.containers ?? []), ...(template.spec.initContainers ?? [])];
+
+  it('is not privileged: nothing that Pod Security baseline forbids', () => {
+    const result = compileTemplate(template, template.metadata.name);
+    expect(result.ok && result.template.privileged).toEqual([]);
+  });
+
+  it('uses only the volume types restricted allows', () => {
+    for (const volume of template.spec.volumes ?? []) {
+      const types = Object.keys(volume).filter((key) => key !== 'name');
+      expect(types).toHaveLength(1);
+      expect(RESTRICTED_VOLUME_TYPES).toContain(types[0]);
+    }
+  });
 
   it('runs its sidecars as native sidecars', () => {
     expect(template.spec.mode).toBe('native');
