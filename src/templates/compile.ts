@@ -5,6 +5,7 @@ import type { LabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate, Parameter, Position, SidecarMode } from './model.js';
 import { privilegeReasons } from './privilege.js';
 import { templateDocumentSchema } from './schema.js';
+import { shellSplices } from './shell-scripts.js';
 
 /** One validation failure, naming the file, the template and the field. */
 export interface TemplateProblem {
@@ -84,10 +85,18 @@ interface RawSpec {
   appContainers?: { volumeMounts?: Array<{ name: string; mountPath: string }>; env?: Array<{ name: string }> };
 }
 
-type CompileResult = { ok: true; template: CompiledTemplate } | { ok: false; problems: TemplateProblem[] };
+/** A valid template's warnings (`validate` prints them) or its problems. */
+type CompileResult =
+  | { ok: true; template: CompiledTemplate; warnings: TemplateProblem[] }
+  | { ok: false; problems: TemplateProblem[] };
 
 function compileParameter(raw: RawParameter, at: string, fail: (field: string, message: string) => void): Parameter {
   const type = raw.type ?? (typeof raw.default === 'number' ? 'integer' : 'string');
+  // An overridable string has no implicit `.*`: whatever it admits, every pod
+  // author may put into the sidecar, so the template must say what that is.
+  if (type === 'string' && raw.overridable === true && raw.pattern === undefined) {
+    fail(`${at}.pattern`, `is required: parameter "${raw.name}" is overridable, so its pattern must say which values a pod may set`);
+  }
   const source = raw.pattern ?? (type === 'integer' ? '[0-9]+' : '.*');
   let pattern = /^(?:.*)$/s;
   try {
@@ -208,8 +217,22 @@ export function compileTemplate(document: unknown, source: string): CompileResul
   });
   if (problems.length > 0) return { ok: false, problems };
 
+  const splices = shellSplices(
+    [
+      [containers, 'spec.containers'],
+      [initContainers, 'spec.initContainers'],
+    ],
+    parameters,
+  );
+  const warnings = splices.map(({ field, parameter }) => ({
+    source,
+    template: templateName,
+    field,
+    message: `parameter "${parameter}" is placed into a shell script: pass it as an env var and quote it ("$VAR") instead`,
+  }));
   return {
     ok: true,
+    warnings,
     template: {
       name: templateName,
       version: spec.version ?? contentHash(document),

@@ -7,11 +7,14 @@ export interface TemplateDocument {
   document: unknown;
 }
 
-export type TemplateSetResult = { ok: true; set: TemplateSet } | { ok: false; problems: TemplateProblem[] };
+export type TemplateSetResult =
+  | { ok: true; set: TemplateSet; warnings: TemplateProblem[] }
+  | { ok: false; problems: TemplateProblem[] };
 
 /** Compiles every document; the set is accepted only when all of them are valid. */
 export function buildTemplateSet(documents: readonly TemplateDocument[]): TemplateSetResult {
   const problems: TemplateProblem[] = [];
+  const warnings: TemplateProblem[] = [];
   const templates = new Map<string, CompiledTemplate>();
   for (const { source, document } of documents) {
     const result = compileTemplate(document, source);
@@ -30,12 +33,14 @@ export function buildTemplateSet(documents: readonly TemplateDocument[]): Templa
       continue;
     }
     templates.set(result.template.name, result.template);
+    warnings.push(...result.warnings);
   }
   if (problems.length > 0) return { ok: false, problems };
   const sorted = new Map([...templates.entries()].sort(([a], [b]) => a.localeCompare(b)));
   return {
     ok: true,
     set: { templates: sorted, revision: contentHash(documents.map((d) => d.document)) },
+    warnings,
   };
 }
 

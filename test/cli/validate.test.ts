@@ -84,3 +84,56 @@ it('a directory that does not exist → exit 1 naming it', async () => {
   expect(result.code).toBe(1);
   expect(result.stderr).toContain('/nonexistent/templates');
 });
+
+it('an overridable string parameter without a pattern → exit 1 naming the file, the template and the parameter', async () => {
+  const dir = await temps.copyOfTemplates();
+  await writeFile(
+    join(dir, 'zz-open-param.yaml'),
+    `apiVersion: sidecar.example/v1alpha1
+kind: SidecarTemplate
+metadata:
+  name: open-param
+spec:
+  parameters:
+    - name: greeting
+      default: hello
+      overridable: true
+  containers:
+    - name: open-param
+      image: docker.io/library/busybox:1.37
+      env: [{ name: GREETING, value: '{{ params.greeting }}' }]
+`,
+  );
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(`${join(dir, 'zz-open-param.yaml')}: template "open-param": spec.parameters[0].pattern: is required: parameter "greeting" is overridable`);
+});
+
+it('a string parameter placed into a sh -c script → exit 0 with a warning naming the field; the built-ins warn about nothing', async () => {
+  const dir = await temps.copyOfTemplates();
+  await writeFile(
+    join(dir, 'zz-spliced.yaml'),
+    `apiVersion: sidecar.example/v1alpha1
+kind: SidecarTemplate
+metadata:
+  name: spliced
+spec:
+  parameters:
+    - name: logPath
+      default: /var/log
+      pattern: '/[A-Za-z0-9._/-]+'
+      overridable: true
+  containers:
+    - name: spliced
+      image: docker.io/library/busybox:1.37
+      command: [/bin/sh, -c]
+      args: ['tail -F {{ params.logPath }}/app.log']
+`,
+  );
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(0);
+  expect(result.stderr.trim().split('\n')).toEqual([
+    `warning: ${join(dir, 'zz-spliced.yaml')}: template "spliced": spec.containers[0].args[0]: parameter "logPath" is placed into a shell script: pass it as an env var and quote it ("$VAR") instead`,
+  ]);
+  expect(result.stdout).toMatch(/\b5 valid template/);
+});
