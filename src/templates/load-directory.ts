@@ -18,12 +18,14 @@ export function parseTemplateFile(
   const several = all.length > 1;
   all.forEach((doc, index) => {
     const source = several ? `${file} (document ${index + 1})` : file;
-    if (doc.errors.length > 0) {
-      for (const error of doc.errors) {
-        const line = error.linePos?.[0]?.line;
-        const where = line === undefined ? '' : `line ${line}: `;
-        problems.push({ source, template: undefined, field: '', message: `${where}invalid YAML: ${error.message.split('\n')[0]}` });
-      }
+    const error = doc.errors[0];
+    if (error !== undefined) {
+      // Only the first: one syntax break makes the parser report its knock-on errors too
+      // (five for one stray bracket), and the document is refused either way.
+      const line = error.linePos?.[0]?.line;
+      const where = line === undefined ? '' : `line ${line}: `;
+      const first = (error.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      problems.push({ source, template: undefined, field: '', message: `${where}invalid YAML: ${first}` });
       return;
     }
     const value: unknown = doc.toJS({ maxAliasCount: 100 });
