@@ -245,6 +245,11 @@ export function decideInjection(
       continue;
     }
     const template = templates.templates.get(name);
+    if (template === undefined && templates.loadError !== undefined) {
+      const { short, full } = templates.loadError;
+      problems.push(shortProblem('templates_not_loaded', name, fitted`"${name}" not injected, templates failed to load: ${short}`, full));
+      continue;
+    }
     if (template === undefined) {
       const names = listNames(templates.templates.keys());
       problems.push(shortProblem('unknown_template', name, fitted`unknown template "${name}" (known: ${expendable(names)})`));

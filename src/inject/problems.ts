@@ -3,6 +3,7 @@
 
 export type ProblemReason =
   | 'unknown_template'
+  | 'templates_not_loaded'
   | 'namespace_not_allowed'
   | 'service_account_not_allowed'
   | 'privileged_not_allowed'
@@ -33,6 +34,7 @@ export interface Problem {
  */
 export const DENIABLE_REASONS: ReadonlySet<ProblemReason> = new Set<ProblemReason>([
   'unknown_template',
+  'templates_not_loaded',
   'namespace_not_allowed',
   'service_account_not_allowed',
   'privileged_not_allowed',

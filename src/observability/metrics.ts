@@ -9,6 +9,7 @@ export interface Metrics {
   duration: Histogram<'result'>;
   badRequests: Counter<'code'>;
   templateReloads: Counter<'result'>;
+  templateLoadErrors: Gauge;
   templatesLoaded: Gauge;
   clusterTemplateUpdates: Counter<'result'>;
   templateStatusWrites: Counter<'result'>;
@@ -67,6 +68,11 @@ export function createMetrics(options: { processMetrics: boolean } = { processMe
       name: 'sidecar_injector_template_reloads_total',
       help: 'Template (re)loads, by result (success, failure; on failure the last good set stays).',
       labelNames: ['result'],
+      registers,
+    }),
+    templateLoadErrors: new Gauge({
+      name: 'sidecar_injector_template_load_errors',
+      help: 'Errors of the last read of the templates directory (0 when it loaded; otherwise the last good set, if any, stays in force).',
       registers,
     }),
     templatesLoaded: new Gauge({

@@ -37,6 +37,8 @@ export function createOpsApp(deps: ServerDeps): Express {
       problems,
       templates: [...set.templates.keys()],
       templatesRevision: set.revision,
+      // A directory that turned invalid after start: still ready (the last good set serves), but said.
+      ...(deps.templates.isReady() && deps.templates.lastErrors().length > 0 ? { templateErrors: deps.templates.lastErrors() } : {}),
       certificateNotAfter: deps.certificate.current()?.notAfter.toISOString(),
     });
   });

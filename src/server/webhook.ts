@@ -116,9 +116,15 @@ export async function startWebhook(
     onReload: (event: ReloadEvent) => {
       if (!event.ok) {
         metrics.templateReloads.inc({ result: 'failure' });
+        metrics.templateLoadErrors.set(event.errors.length);
+        // Once per problem: a watch burst or the poll re-reading the same broken file says nothing new.
+        if (event.repeated) return;
+        // Before the first valid set, the empty set in force carries the error for admissions to name.
+        if (event.keptRevision === undefined) merged.refresh();
         logger.error({ errors: event.errors, keptRevision: event.keptRevision }, 'templates rejected; the last good set stays in force');
         return;
       }
+      metrics.templateLoadErrors.set(0);
       merged.refresh();
       clusterTemplates?.directoryChanged();
       metrics.templatesLoaded.set(merged.current().templates.size);

@@ -78,6 +78,7 @@ export class MergedTemplates implements TemplateSource {
       next = {
         templates: new Map([...templates.entries()].sort(([a], [b]) => a.localeCompare(b))),
         revision: contentHash([files.revision, keys]),
+        ...(files.loadError === undefined ? {} : { loadError: files.loadError }),
       };
     }
     const changed = next.revision !== this.set.revision;

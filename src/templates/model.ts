@@ -66,4 +66,6 @@ export interface TemplateSet {
   templates: ReadonlyMap<string, CompiledTemplate>;
   /** Content hash of the whole set, for logs and /readyz. */
   revision: string;
+  /** Why no valid set has loaded yet (the set is then empty): what an asked-for template's answer names. */
+  loadError?: { short: string; full: string };
 }

@@ -1,12 +1,14 @@
+import { basename } from 'node:path';
 import { watchDirectory, type DirectoryWatch } from '../util/watch-directory.js';
-import { formatProblem } from './compile.js';
+import { formatProblem, type TemplateProblem } from './compile.js';
 import { loadTemplateDirectory } from './load-directory.js';
 import type { TemplateSet } from './model.js';
 import { EMPTY_TEMPLATE_SET } from './template-set.js';
 
 export type ReloadEvent =
   | { ok: true; set: TemplateSet; changed: boolean }
-  | { ok: false; errors: string[]; keptRevision: string | undefined };
+  /** `repeated`: the same errors as the reload before (a watch burst or the poll re-reading a broken file). */
+  | { ok: false; errors: string[]; keptRevision: string | undefined; repeated: boolean };
 
 export interface TemplateStoreOptions {
   directory: string;
@@ -14,6 +16,14 @@ export interface TemplateStoreOptions {
   /** Safety net for file systems where watch events get lost; 0 disables. */
   pollIntervalMs?: number;
   onReload?: (event: ReloadEvent) => void;
+}
+
+/** The first problem with its file's base name (the warning has little room), and all of them. */
+function loadError(problems: readonly TemplateProblem[], errors: readonly string[]): { short: string; full: string } {
+  const first = problems[0];
+  const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
+  const short = first === undefined ? 'unknown error' : formatProblem({ ...first, source: basename(first.source) }) + more;
+  return { short, full: errors.join('; ') };
 }
 
 /**
@@ -73,8 +83,11 @@ export class TemplateStore {
       this.errors = [];
       event = { ok: true, set: result.set, changed };
     } else {
-      this.errors = result.problems.map(formatProblem);
-      event = { ok: false, errors: this.errors, keptRevision: this.loaded ? this.set.revision : undefined };
+      const errors = result.problems.map(formatProblem);
+      const repeated = errors.join('\n') === this.errors.join('\n');
+      this.errors = errors;
+      if (!this.loaded && !repeated) this.set = { ...EMPTY_TEMPLATE_SET, loadError: loadError(result.problems, errors) };
+      event = { ok: false, errors, keptRevision: this.loaded ? this.set.revision : undefined, repeated };
     }
     this.options.onReload?.(event);
     return event;

@@ -74,6 +74,11 @@ const inject = (names: string): Record<string, string> => ({ 'sidecar.example/in
 /** Each kind of problem, from real admissions with the longest realistic names. TypeScript holds this to every ProblemReason. */
 const admissions: Record<ProblemReason, () => InjectionOutcome> = {
   unknown_template: () => plan(pod(inject(`${TEMPLATE},${label('a-template-nobody-ever-wrote', 63)}${'-and-more'.repeat(20)}`))),
+  templates_not_loaded: () => {
+    const error = `/etc/sidecar-injector/templates/${label('platform-egress-request-logger', 60)}.yaml: line 12: invalid YAML: Implicit keys need to be on a single line`;
+    const unloaded = { templates: new Map(), revision: 'empty', loadError: { short: error.slice(error.lastIndexOf('/') + 1), full: error } };
+    return planInjection({ operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: NAMESPACE, pod: pod(inject(TEMPLATE)) }, unloaded, settings, { defaultTemplates: undefined, labels: {} });
+  },
   namespace_not_allowed: () => plan(pod(inject(label('team-audit-tail', 50)))),
   service_account_not_allowed: () => plan(pod(inject(label('account-bound-collector', 60)))),
   privileged_not_allowed: () => plan(pod(inject(`${label('node-log-agent-with-host-access', 60)},${label('privileged-everywhere-refused', 60)}`))),
