@@ -18,15 +18,27 @@ function describe(prefix: string[], errors: ErrorObject[] | null | undefined): s
     segments.push(String((error.params as { missingProperty?: string }).missingProperty));
     return `${dottedPath(segments)} is required`;
   }
+  if (error.keyword === 'minLength') return `${dottedPath(segments)} must not be empty`;
   return `${dottedPath(segments)} ${error.message ?? 'is invalid'}`;
 }
 
 /**
- * Turns a request body into a validated AdmissionRequest, or throws a
- * RequestError saying exactly what is wrong. The pod is checked only where
- * the injector will read it: on CREATE of pods.
+ * A decoded review. `invalidPod` says what is wrong with a pod that is not a
+ * valid pod: the review itself is sound, so the pod is answered (allowed, not
+ * patched) and the apiserver's own validation names the field.
  */
-export function decodeAdmissionReview(body: string): { request: AdmissionRequest; pod: Pod | undefined } {
+export interface DecodedReview {
+  request: AdmissionRequest;
+  pod: Pod | undefined;
+  invalidPod?: string;
+}
+
+/**
+ * Turns a request body into a validated AdmissionRequest, or throws a
+ * RequestError saying exactly what is wrong with the envelope. The pod is
+ * checked only where the injector will read it: on CREATE of pods.
+ */
+export function decodeAdmissionReview(body: string): DecodedReview {
   let review: unknown;
   try {
     review = JSON.parse(body);
@@ -54,8 +66,10 @@ export function decodeAdmissionReview(body: string): { request: AdmissionRequest
     throw new RequestError('INVALID_REQUEST', describe(['request'], validateRequest.errors));
   }
   if (!isPodCreate(request)) return { request, pod: undefined };
-  if (!validatePod(request.object)) {
-    throw new RequestError('INVALID_REQUEST', describe(['request', 'object'], validatePod.errors));
+  const object = request.object;
+  if (typeof object !== 'object' || object === null || Array.isArray(object)) {
+    throw new RequestError('INVALID_REQUEST', 'request.object must be the pod (an object) on a pod CREATE');
   }
-  return { request, pod: request.object };
+  if (!validatePod(object)) return { request, pod: undefined, invalidPod: describe([], validatePod.errors) };
+  return { request, pod: object };
 }

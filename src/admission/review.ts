@@ -2,7 +2,7 @@ import type { AdmissionFacts, InjectionSettings, NamespaceInfo } from '../inject
 import { planInjection, type InjectionOutcome } from '../inject/plan.js';
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import type { Pod } from '../inject/kube-types.js';
-import { problemToWarning } from '../inject/problems.js';
+import { fitted, problemToWarning, shortProblem } from '../inject/problems.js';
 import { misplacedInjectAnnotation } from '../workloads/pod-templates.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
@@ -35,6 +35,17 @@ function workloadOutcome(request: AdmissionRequest): InjectionOutcome | undefine
   const problem = misplacedInjectAnnotation(request.object, INJECT_ANNOTATION);
   if (problem === undefined) return undefined;
   return { result: 'skipped', reason: 'annotation_on_workload', problems: [problem], warnings: [problemToWarning(problem)] };
+}
+
+/**
+ * A pod that is not a valid pod is let through untouched: the apiserver
+ * validates it after the webhooks and rejects it naming the field, which
+ * tells its author more than a failed webhook call would. Pure.
+ */
+export function reviewInvalidPod(request: AdmissionRequest, invalid: string): { response: AdmissionResponse; outcome: InjectionOutcome } {
+  const problem = shortProblem('invalid_pod', undefined, fitted`not injected: not a valid pod (${invalid})`);
+  const outcome: InjectionOutcome = { result: 'skipped', reason: 'invalid_pod', problems: [problem], warnings: [problemToWarning(problem)] };
+  return { response: { uid: request.uid, allowed: true, warnings: outcome.warnings }, outcome };
 }
 
 /**

@@ -11,7 +11,8 @@ const container = {
   type: 'object',
   required: ['name'],
   properties: {
-    name: { type: 'string' },
+    // The apiserver sends a container without a name as name "" (Go's zero value).
+    name: { type: 'string', minLength: 1 },
     volumeMounts: {
       type: 'array',
       items: { type: 'object', required: ['name', 'mountPath'], properties: { name: { type: 'string' }, mountPath: { type: 'string' } } },

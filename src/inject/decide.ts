@@ -21,7 +21,9 @@ export type SkipReason =
   | 'already_injected'
   | 'nothing_injectable'
   /** A workload (not a pod) whose own metadata carries the inject annotation: warned about. */
-  | 'annotation_on_workload';
+  | 'annotation_on_workload'
+  /** Not a valid pod: left to the apiserver's validation, which names the field. */
+  | 'invalid_pod';
 
 export interface GroupVersionResource {
   group: string;

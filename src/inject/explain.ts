@@ -15,6 +15,7 @@ const SKIP_REASONS: Record<SkipReason, string> = {
   already_injected: `every requested template is already injected (${STATUS_ANNOTATION})`,
   nothing_injectable: 'no requested template can be injected',
   annotation_on_workload: `${INJECT_ANNOTATION} is on the workload, not its pod template`,
+  invalid_pod: 'the pod is not a valid pod; the API server rejects it',
 };
 
 function list(label: string, names: readonly string[]): string[] {

@@ -15,7 +15,9 @@ export type ProblemReason =
   | 'env_already_set'
   | 'invalid_status'
   | 'no_default_templates'
-  | 'annotation_on_workload';
+  | 'annotation_on_workload'
+  /** A pod the webhook cannot read as a pod (a container without a name…): admitted untouched, for the apiserver to reject. */
+  | 'invalid_pod';
 
 export interface Problem {
   reason: ProblemReason;

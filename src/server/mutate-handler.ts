@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeAdmissionReview } from '../admission/decode.js';
+import { decodeAdmissionReview, type DecodedReview } from '../admission/decode.js';
 import { RequestError } from '../admission/errors.js';
-import { encodeReview, reviewAdmission, type ReviewContext } from '../admission/review.js';
+import { encodeReview, reviewAdmission, reviewInvalidPod, type ReviewContext } from '../admission/review.js';
 import type { AdmissionRequest } from '../admission/types.js';
 import { isPodCreate, type NamespaceInfo } from '../inject/decide.js';
 import type { Pod } from '../inject/kube-types.js';
@@ -59,14 +59,15 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
   };
 
   const answer = (res: ServerResponse, body: string, started: bigint): void => {
-    let decoded: { request: AdmissionRequest; pod: Pod | undefined };
+    let decoded: DecodedReview;
     try {
       decoded = decodeAdmissionReview(body);
     } catch (error) {
       if (error instanceof RequestError) return refuse(res, error, started);
       throw error;
     }
-    const { request, pod } = decoded;
+    const { request, pod, invalidPod } = decoded;
+    if (invalidPod !== undefined) return answerInvalidPod(res, request, invalidPod, started);
     const info = isPodCreate(request) ? deps.namespaceInfo(request.namespace ?? '') : NOT_NEEDED;
     if (!(info instanceof Promise)) return review(res, request, pod, info, started);
     // A namespace the informer has not seen yet: the only admission that waits for I/O.
@@ -108,6 +109,13 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
     );
   };
 
+  // No namespace wait and no Event: nothing is injected, and the apiserver tells the author why the pod is refused.
+  const answerInvalidPod = (res: ServerResponse, request: AdmissionRequest, invalid: string, started: bigint): void => {
+    const { response, outcome } = reviewInvalidPod(request, invalid);
+    sendJson(res, 200, encodeReview(response));
+    logAnswer(request, undefined, outcome, started);
+  };
+
   const review = (res: ServerResponse, request: AdmissionRequest, pod: Pod | undefined, ns: NamespaceInfo, started: bigint): void => {
     const namespace = request.namespace ?? '';
     const { response, outcome } = reviewAdmission(request, pod, {
@@ -117,10 +125,15 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
       plan,
     });
     sendJson(res, 200, encodeReview(response));
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    record(outcome, seconds);
+    logAnswer(request, pod, outcome, started);
     // Dry runs must have no side effects (sideEffects: None).
     if (request.dryRun !== true) deps.onOutcome?.(namespace, pod, outcome);
+  };
+
+  const logAnswer = (request: AdmissionRequest, pod: Pod | undefined, outcome: InjectionOutcome, started: bigint): void => {
+    const namespace = request.namespace ?? '';
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    record(outcome, seconds);
     logger.info(
       {
         uid: request.uid,

@@ -122,6 +122,40 @@ describe('reinvocation (IfNeeded) beside a second mutating webhook', () => {
   });
 });
 
+// The apiserver validates a pod after the mutating webhooks, so the webhook
+// sees invalid pods; it lets them through untouched, and their creator reads
+// the apiserver's own validation error rather than "failed calling webhook".
+describe('an invalid pod (failurePolicy Fail)', () => {
+  const createInvalid = async (name: string, spoil: (spec: Record<string, unknown>) => void): Promise<{ namespace: string; stderr: string }> => {
+    const namespace = await kube.createNamespace('e2e-invalid');
+    await waitUntilCalled(kube, injector, namespace);
+    const manifest = podManifest({ name, namespace, annotations: asked('log-collector') });
+    spoil(manifest['spec'] as Record<string, unknown>);
+    // create, not apply: kubectl apply fails on its own on a container without its merge key.
+    const result = await kube.kubectl(['create', '-f', '-'], { input: JSON.stringify(manifest) });
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).not.toContain('failed calling webhook');
+    expect(await kube.podExists(namespace, name)).toBe(false);
+    const lines = await waitFor(`the admission log line of ${name}`, () => {
+      const found = admissionsFor(injector, namespace, name);
+      return found.length > 0 ? found : undefined;
+    });
+    // Called with the invalid pod, once, and let through without a patch.
+    expect(lines).toEqual([expect.objectContaining({ outcome: 'skipped', reason: 'invalid_pod', problems: ['invalid_pod'] })]);
+    return { namespace, stderr: result.stderr };
+  };
+
+  it('a container without a name: spec.containers[0].name: Required value', async () => {
+    const { stderr } = await createInvalid('nameless', (spec) => delete (spec['containers'] as Array<Record<string, unknown>>)[0]!['name']);
+    expect(stderr).toContain('spec.containers[0].name: Required value');
+  });
+
+  it('no containers at all (sent as containers: null): spec.containers: Required value', async () => {
+    const { stderr } = await createInvalid('empty', (spec) => delete spec['containers']);
+    expect(stderr).toContain('spec.containers: Required value');
+  });
+});
+
 describe('failurePolicy Fail with the webhook down, and timeouts', () => {
   it('i1. webhook stopped: pods that asked are refused, others are created; after a restart on the same address injection resumes', async () => {
     const e = env as E2eEnvironment;

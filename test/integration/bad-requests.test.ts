@@ -3,6 +3,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
 import { parseJson, tlsRequestOptions, type HttpResult, type RequestSpec } from '../support/http.js';
+import { sample } from '../support/metrics.js';
 import { podReview, type Json } from '../support/reviews.js';
 import { TempDirs } from '../support/temp.js';
 import { delay, waitFor } from '../support/wait.js';
@@ -99,19 +100,6 @@ describe('bodies that are not a valid AdmissionReview', () => {
     expectError(await postReview(review), 400, 'MISSING_UID');
   });
 
-  it('spec.containers not an array on a pod CREATE → 400 INVALID_REQUEST naming the field', async () => {
-    const review = podReview();
-    review.request.object.spec.containers = 'web';
-    const error = expectError(await postReview(review), 400, 'INVALID_REQUEST');
-    expect(error.message).toContain('spec.containers');
-  });
-
-  it('an annotation value that is not a string → 400 INVALID_REQUEST', async () => {
-    const review = podReview();
-    review.request.object.metadata.annotations['sidecar.example/inject'] = ['log-collector'];
-    expectError(await postReview(review), 400, 'INVALID_REQUEST');
-  });
-
   it('a pod CREATE without an object → 400 INVALID_REQUEST', async () => {
     const review = podReview();
     review.request.object = null;
@@ -128,6 +116,44 @@ describe('bodies that are not a valid AdmissionReview', () => {
     const review = podReview();
     delete review.request.resource;
     expectError(await postReview(review), 400, 'INVALID_REQUEST');
+  });
+});
+
+// A sound review of a pod that is not a valid pod: allowed untouched with a
+// warning, so the apiserver's validation (after the webhooks) names the field
+// instead of the creator reading "failed calling webhook".
+describe('a well-formed review of an invalid pod', () => {
+  const invalidPods: Array<[string, (pod: Json) => void, string]> = [
+    ['a container without a name', (pod) => delete pod.spec.containers[0].name, 'spec.containers[0].name is required'],
+    ['a container whose name is empty (how the apiserver sends a missing one)', (pod) => (pod.spec.containers[0].name = ''), 'spec.containers[0].name must not be empty'],
+    ['containers: null (how the apiserver sends a pod without containers)', (pod) => (pod.spec.containers = null), 'spec.containers must be array'],
+    ['containers not an array', (pod) => (pod.spec.containers = 'web'), 'spec.containers must be array'],
+    ['a container that is not an object', (pod) => (pod.spec.containers = ['web']), 'spec.containers[0] must be object'],
+    ['an annotation value that is not a string', (pod) => (pod.metadata.annotations['sidecar.example/inject'] = ['log-collector']), 'metadata.annotations'],
+  ];
+
+  it.each(invalidPods)('%s → allowed, no patch, a warning naming the field, logged and counted as invalid_pod', async (_name, spoil, field) => {
+    const metricsBefore = (await hook.request({ path: '/metrics' })).body;
+    const counted = (text: string): number => sample(text, 'sidecar_injector_admissions_total', { result: 'skipped', reason: 'invalid_pod' }) ?? 0;
+    const review = podReview();
+    spoil(review.request.object);
+    const result = await postReview(review);
+    expect(result.status).toBe(200);
+    const { response } = parseJson<{ response: Json }>(result);
+    expect(response.uid).toBe(review.request.uid);
+    expect(response.allowed).toBe(true);
+    expect(response.patch).toBeUndefined();
+    expect(response.patchType).toBeUndefined();
+    expect(response.warnings).toHaveLength(1);
+    const [warning] = response.warnings as [string];
+    expect(warning).toMatch(/^sidecar-injector: not injected: not a valid pod \(/);
+    expect(warning).toContain(field);
+    expect([...warning].length).toBeLessThanOrEqual(120);
+    const line = await waitFor('the admission log line', () => hook.logs.entries().find((entry) => entry['uid'] === review.request.uid));
+    expect(line).toMatchObject({ outcome: 'skipped', reason: 'invalid_pod', problems: ['invalid_pod'] });
+    const metricsAfter = (await hook.request({ path: '/metrics' })).body;
+    expect(counted(metricsAfter) - counted(metricsBefore)).toBe(1);
+    expect(sample(metricsAfter, 'sidecar_injector_problems_total', { reason: 'invalid_pod' })).toBeGreaterThan(0);
   });
 });
 

@@ -4,7 +4,7 @@
 // the problem's detail (the admission log line's problemDetails) and in the
 // workload's Event.
 import { describe, expect, it } from '@jest/globals';
-import { reviewAdmission } from '../../src/admission/review.js';
+import { reviewAdmission, reviewInvalidPod } from '../../src/admission/review.js';
 import type { AdmissionRequest } from '../../src/admission/types.js';
 import type { InjectionSettings, NamespaceInfo } from '../../src/inject/decide.js';
 import type { Pod } from '../../src/inject/kube-types.js';
@@ -105,6 +105,11 @@ const admissions: Record<ProblemReason, () => InjectionOutcome> = {
       object: { kind: 'CronJob', metadata: { name: label('nightly-settlement-reconciliation', 52), annotations: inject(TEMPLATE) }, spec: { jobTemplate: { spec: { template: { metadata: {}, spec: { containers: [] } } } } } },
     };
     return reviewAdmission(request, undefined, { templates, settings, namespace: { defaultTemplates: undefined } }).outcome;
+  },
+  invalid_pod: () => {
+    const request: AdmissionRequest = { uid: 'u', operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: NAMESPACE };
+    // A long field path the pod schema can name: a mount deep in a late ephemeral container.
+    return reviewInvalidPod(request, `spec.ephemeralContainers[${'9'.repeat(12)}].volumeMounts[${'9'.repeat(12)}].mountPath is required`).outcome;
   },
 };
 
