@@ -1,7 +1,9 @@
 import type { TemplateSet } from '../templates/model.js';
 import { decideInjection, type AdmissionFacts, type InjectionSettings, type NamespaceInfo, type SkipReason } from './decide.js';
+import { ANNOTATION_LIMIT_BYTES, annotationBudgetProblem, annotationBytesWith } from './annotation-budget.js';
+import { formatStatusAnnotation, STATUS_ANNOTATION } from './annotations.js';
 import { buildPatch, serializePatch } from './patch.js';
-import { podView } from './pod-view.js';
+import { annotationBytesBesidesStatus, podView } from './pod-view.js';
 import { DENIABLE_REASONS, describeProblem, problemToWarning, type Problem, type ProblemReason } from './problems.js';
 
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
@@ -62,6 +64,12 @@ export function planForView(
   } else {
     const patch = buildPatch(facts.pod!, decision.rendered, decision.priorStatus, decision.repair);
     problems.push(...patch.problems);
+    const record = formatStatusAnnotation(patch.status);
+    const total = annotationBytesWith(annotationBytesBesidesStatus(facts.pod!.metadata), STATUS_ANNOTATION, record);
+    if (total > ANNOTATION_LIMIT_BYTES) {
+      const problem = annotationBudgetProblem(total, annotationBytesWith(0, STATUS_ANNOTATION, record));
+      return { result: 'denied', reason: problem.reason, message: `sidecar injection refused: ${describeProblem(problem)}`, problems: [...problems, problem], warnings: [] };
+    }
     outcome = {
       result: 'injected',
       templates: decision.rendered.map((r) => r.template.name),

@@ -17,7 +17,9 @@ export type ProblemReason =
   | 'no_default_templates'
   | 'annotation_on_workload'
   /** A pod the webhook cannot read as a pod (a container without a name…): admitted untouched, for the apiserver to reject. */
-  | 'invalid_pod';
+  | 'invalid_pod'
+  /** The injection record would take the pod's annotations past the apiserver's 256 KiB: always refused. */
+  | 'annotations_too_large';
 
 export interface Problem {
   reason: ProblemReason;

@@ -87,6 +87,8 @@ describe('the stored pod view', () => {
         uid: 'pod-uid',
         resourceVersion: '42',
         annotations: { 'sidecar.example/inject': 'log-collector' },
+        // The size of the annotations left out, for the annotation budget (inject/annotation-budget.ts).
+        droppedAnnotationBytes: 34,
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5d9', uid: 'rs-uid', controller: true }],
       },
       spec: {

@@ -71,8 +71,11 @@ function plan(p: Pod, ns: NamespaceInfo = { defaultTemplates: undefined, labels:
 
 const inject = (names: string): Record<string, string> => ({ 'sidecar.example/inject': names });
 
-/** Each kind of problem, from real admissions with the longest realistic names. TypeScript holds this to every ProblemReason. */
-const admissions: Record<ProblemReason, () => InjectionOutcome> = {
+/**
+ * Each kind of problem, from real admissions with the longest realistic names. TypeScript holds this to every ProblemReason
+ * but annotations_too_large, which is always a denial, never a warning (test/unit/annotation-budget.test.ts).
+ */
+const admissions: Record<Exclude<ProblemReason, 'annotations_too_large'>, () => InjectionOutcome> = {
   unknown_template: () => plan(pod(inject(`${TEMPLATE},${label('a-template-nobody-ever-wrote', 63)}${'-and-more'.repeat(20)}`))),
   templates_not_loaded: () => {
     const error = `/etc/sidecar-injector/templates/${label('platform-egress-request-logger', 60)}.yaml: line 12: invalid YAML: Implicit keys need to be on a single line`;
