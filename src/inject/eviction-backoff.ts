@@ -49,10 +49,26 @@ export class EvictionBackoff {
     return record.gaveUp ? Infinity : record.notBefore;
   }
 
-  evicted(controller: string, now: number): void {
+  /**
+   * An eviction of one of this controller's pods is being requested now. It
+   * counts from the request, not the answer: the controller's replacement may
+   * be watched before the eviction's answer arrives. Returns the undo for a
+   * request that was refused (no pod went, so no replacement will come).
+   */
+  evicting(controller: string, now: number): () => void {
     const record = this.controllers.get(controller);
-    if (record === undefined) this.controllers.set(controller, { lastEvictionAt: now, failures: 0, notBefore: 0, gaveUp: false });
-    else record.lastEvictionAt = now;
+    if (record === undefined) {
+      const created: ControllerRecord = { lastEvictionAt: now, failures: 0, notBefore: 0, gaveUp: false };
+      this.controllers.set(controller, created);
+      return () => {
+        if (this.controllers.get(controller) === created && created.failures === 0) this.controllers.delete(controller);
+      };
+    }
+    const previous = record.lastEvictionAt;
+    record.lastEvictionAt = now;
+    return () => {
+      if (record.lastEvictionAt === now) record.lastEvictionAt = previous;
+    };
   }
 
   /** A pod of `controller` first seen at `seenAt`, judged `missed` or complete. */

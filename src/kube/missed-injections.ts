@@ -261,7 +261,7 @@ export class MissedInjections {
     if (pod?.controller === undefined) return void this.queue.delete(uid);
     const { namespace, name, controller } = pod;
     // The replacement may be watched before the eviction's answer arrives: it counts from the request on.
-    const requestedAt = this.options.now();
+    const undo = this.backoff.evicting(controller.uid, this.options.now());
     try {
       await this.core.createNamespacedPodEviction({
         name,
@@ -270,9 +270,9 @@ export class MissedInjections {
         body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { preconditions: { uid } } },
       });
       this.queue.delete(uid);
-      this.backoff.evicted(controller.uid, requestedAt);
       this.options.onEviction('evicted', `${namespace}/${name}`);
     } catch (error) {
+      undo();
       const code = httpCode(error);
       if (code === 404 || code === 409) {
         this.queue.delete(uid);

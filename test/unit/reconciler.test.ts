@@ -162,14 +162,14 @@ describe('EvictionBackoff', () => {
     const backoff = new EvictionBackoff(settings);
     expect(backoff.seen('rs', 5, true, 5)).toBe('none'); // no eviction yet: an original
     expect(backoff.readyAt('rs')).toBe(0);
-    backoff.evicted('rs', 10);
+    backoff.evicting('rs', 10);
     expect(backoff.seen('rs', 9, true, 11)).toBe('none'); // seen before the eviction: not a replacement
     expect(backoff.seen('rs', 12, true, 12)).toBe('backing_off');
     expect(backoff.readyAt('rs')).toBe(1_012);
-    backoff.evicted('rs', 1_100);
+    backoff.evicting('rs', 1_100);
     expect(backoff.seen('rs', 1_200, true, 1_200)).toBe('backing_off');
     expect(backoff.readyAt('rs')).toBe(3_200);
-    backoff.evicted('rs', 3_300);
+    backoff.evicting('rs', 3_300);
     expect(backoff.seen('rs', 3_400, true, 3_400)).toBe('gave_up');
     expect(backoff.readyAt('rs')).toBe(Infinity);
     expect(backoff.givenUp()).toBe(1);
@@ -177,20 +177,35 @@ describe('EvictionBackoff', () => {
     expect(backoff.readyAt('other')).toBe(0);
   });
 
+  it('counts a replacement watched before the eviction is answered (the first one too), and forgets a refused eviction', () => {
+    const backoff = new EvictionBackoff(settings);
+    backoff.evicting('rs', 10);
+    // The ReplicaSet's replacement arrives on the watch while the eviction request is still in flight.
+    expect(backoff.seen('rs', 11, true, 11)).toBe('backing_off');
+    const refused = new EvictionBackoff(settings);
+    refused.evicting('rs', 10)(); // 429: no pod went
+    expect(refused.seen('rs', 11, true, 11)).toBe('none');
+    expect(refused.readyAt('rs')).toBe(0);
+    refused.evicting('rs', 20);
+    expect(refused.seen('rs', 21, true, 21)).toBe('backing_off');
+    refused.evicting('rs', 2_000)(); // refused again later: the earlier eviction still dates the replacements
+    expect(refused.seen('rs', 1_500, true, 2_100)).toBe('backing_off');
+  });
+
   it('starts afresh when a replacement comes back injected', () => {
     const backoff = new EvictionBackoff(settings);
-    backoff.evicted('rs', 10);
+    backoff.evicting('rs', 10);
     expect(backoff.seen('rs', 20, true, 20)).toBe('backing_off');
-    backoff.evicted('rs', 2_000);
+    backoff.evicting('rs', 2_000);
     expect(backoff.seen('rs', 2_100, false, 2_100)).toBe('recovered');
     expect(backoff.readyAt('rs')).toBe(0);
   });
 
   it('forgets given-up controllers whose pods are gone, and idle ones only after the longest wait', () => {
     const backoff = new EvictionBackoff(settings);
-    backoff.evicted('given-up', 0);
+    backoff.evicting('given-up', 0);
     for (let n = 1; n <= 3; n += 1) backoff.seen('given-up', n, true, n);
-    backoff.evicted('idle', 0);
+    backoff.evicting('idle', 0);
     backoff.prune(1_000, (controller) => controller === 'given-up');
     expect([backoff.givenUp(), backoff.readyAt('idle')]).toEqual([1, 0]);
     backoff.prune(1_000, () => false);
