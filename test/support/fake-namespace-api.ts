@@ -3,13 +3,13 @@
 // informer never learns of a namespace created later), and
 // GET /api/v1/namespaces/NAME answered as each test says. HTTPS on 127.0.0.1
 // with a certificate of its own CA; a kubeconfig for the webhook to use it.
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { NamespaceMetadata } from '../../src/inject/namespace.js';
 import { writeTestCertificates } from './certs.js';
+import { listenLocally, writeLocalKubeconfig } from './local-server.js';
 import type { TempDirs } from './temp.js';
 
 /** How GET /api/v1/namespaces/NAME is answered. */
@@ -87,31 +87,9 @@ export async function startFakeNamespaceApi(temps: TempDirs): Promise<FakeNamesp
   };
 
   const server: Server = createServer({ cert, key }, handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenLocally(server);
   const kubeconfigPath = join(dir, 'kubeconfig');
-  await writeFile(
-    kubeconfigPath,
-    `apiVersion: v1
-kind: Config
-clusters:
-  - name: fake
-    cluster:
-      server: https://127.0.0.1:${port}
-      certificate-authority-data: ${Buffer.from(ca).toString('base64')}
-users:
-  - name: fake
-    user:
-      token: fake-token
-contexts:
-  - name: fake
-    context: { cluster: fake, user: fake }
-current-context: fake
-`,
-  );
+  await writeLocalKubeconfig(kubeconfigPath, 'fake', port, ca, '{ token: fake-token }');
   return {
     kubeconfigPath,
     listed,

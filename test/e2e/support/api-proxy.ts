@@ -6,12 +6,13 @@
 // this one terminates TLS with a certificate of its own and calls the
 // apiserver with the control plane kubeconfig's client certificate.)
 import * as k8s from '@kubernetes/client-node';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, request as httpsRequest, type RequestOptions } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join } from 'node:path';
 import { writeTestCertificates } from '../../support/certs.js';
+import { listenLocally, writeLocalKubeconfig } from '../../support/local-server.js';
 import type { TempDirs } from '../../support/temp.js';
 
 export interface HeldRequest {
@@ -128,31 +129,9 @@ export async function startApiProxy(temps: TempDirs, upstreamKubeconfigPath: str
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-
+  const port = await listenLocally(server);
   const kubeconfigPath = join(dir, 'proxy.kubeconfig');
-  await writeFile(
-    kubeconfigPath,
-    `apiVersion: v1
-kind: Config
-clusters:
-  - name: proxy
-    cluster:
-      server: https://127.0.0.1:${port}
-      certificate-authority-data: ${Buffer.from(ca).toString('base64')}
-users:
-  - name: proxy
-    user: {}
-contexts:
-  - name: proxy
-    context: { cluster: proxy, user: proxy }
-current-context: proxy
-`,
-  );
+  await writeLocalKubeconfig(kubeconfigPath, 'proxy', port, ca, '{}');
 
   let closed: Promise<void> | undefined;
   return {
