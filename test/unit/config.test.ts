@@ -45,17 +45,3 @@ describe('loadConfig', () => {
     expect(() => loadConfig([], { SIDECAR_INJECTOR_MAX_BODY_BYTES: '1' })).toThrow('SIDECAR_INJECTOR_MAX_BODY_BYTES: 1 is outside');
   });
 });
-
-describe('docs/running.md configuration table', () => {
-  it('lists every flag with its environment variable and default', async () => {
-    const { readFileSync } = await import('node:fs');
-    const { OPTIONS, envName } = await import('../../src/config/config.js');
-    const readme = readFileSync(new URL('../../docs/running.md', import.meta.url), 'utf8');
-    for (const option of OPTIONS) {
-      const row = readme.split('\n').find((line) => line.startsWith(`| \`--${option.flag}\` |`));
-      expect(row).toBeDefined();
-      expect(row).toContain(`\`${envName(option)}\``);
-      if (option.default !== '' && option.key !== 'certFile' && option.key !== 'keyFile') expect(row).toContain(`\`${option.default}\``);
-    }
-  });
-});
