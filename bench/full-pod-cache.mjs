@@ -6,7 +6,7 @@
 // and writes {"watched":N,"heapUsed":BYTES} to stdout every second.
 import { CoreV1Api, KubeConfig, makeInformer } from '@kubernetes/client-node';
 import { loadConfig } from '../dist/config/config.js';
-import { startWebhook } from '../dist/server/webhook.js';
+import { startWebhook } from '../dist/serve/webhook.js';
 
 const [kubeconfig, ...serveArgs] = process.argv.slice(2);
 const webhook = await startWebhook(loadConfig(['--kubeconfig', kubeconfig, ...serveArgs], {}));

@@ -1,5 +1,5 @@
 import { Ajv, type ErrorObject } from 'ajv';
-import { dottedPath } from '../templates/compile.js';
+import { dottedPath } from '../util/dotted-path.js';
 import { isPodCreate } from '../inject/decide.js';
 import type { Pod } from '../inject/kube-types.js';
 import { RequestError } from './errors.js';

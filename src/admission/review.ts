@@ -1,10 +1,9 @@
 import type { AdmissionFacts, InjectionSettings, NamespaceInfo } from '../inject/decide.js';
-import { planInjection, type InjectionOutcome } from '../inject/plan.js';
+import { planInjection, type InjectionOutcome, type TemplateSet } from '../inject/plan.js';
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
 import type { Pod } from '../inject/kube-types.js';
 import { fitted, problemToWarning, shortProblem } from '../inject/problems.js';
-import { misplacedInjectAnnotation } from '../workloads/pod-templates.js';
-import type { TemplateSet } from '../templates/model.js';
+import { misplacedInjectAnnotation } from '../inject/workload-annotation.js';
 import type { AdmissionRequest, AdmissionResponse } from './types.js';
 
 export interface ReviewContext {

@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, usage, type Config } from '../config/config.js';
-import { startWebhook, StartupError } from '../server/webhook.js';
+import { startWebhook, StartupError } from '../serve/webhook.js';
 import type { CliIo } from './io.js';
 
 const HELP = `Usage: sidecar-injector serve [options]

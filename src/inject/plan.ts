@@ -6,6 +6,9 @@ import { buildPatch, serializePatch } from './patch.js';
 import { annotationBytesBesidesStatus, podView } from './pod-view.js';
 import { DENIABLE_REASONS, describeProblem, problemToWarning, type Problem, type ProblemReason } from './problems.js';
 
+// The planner's input, named here so that admission/ speaks to the core only (docs/design.md "Layers").
+export type { TemplateSet };
+
 /** The whole answer for one admission, before it is encoded as an AdmissionResponse. */
 export type InjectionOutcome =
   | {

@@ -1,6 +1,6 @@
 // A namespace informer, so the admission path reads namespace labels and
 // annotations from memory; the API is read only for a namespace the informer
-// has not seen yet (server/namespace-lookup.ts).
+// has not seen yet (serve/namespace-lookup.ts).
 import {
   CoreV1Api,
   makeInformer,

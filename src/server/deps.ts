@@ -6,6 +6,17 @@ import type { Metrics } from '../observability/metrics.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { ServingCertificate } from '../certs/serving-certificate.js';
 
+/** The namespace could not be read in time: the pod cannot be judged with its namespace's settings. */
+export class NamespaceUnavailableError extends Error {
+  constructor(
+    readonly namespace: string,
+    readonly result: 'timeout' | 'error',
+    detail: string,
+  ) {
+    super(`namespace "${namespace}" is not in the webhook's cache yet and could not be read: ${detail}`);
+  }
+}
+
 /** What the HTTP layer needs, passed in so tests can build their own. */
 export interface ServerDeps {
   /** True once a graceful stop has begun: readiness goes, serving stays. */
@@ -16,7 +27,7 @@ export interface ServerDeps {
   /**
    * From the namespace informer's memory, synchronously; a promise only for a
    * namespace it has not seen yet (read from the API, may reject with
-   * NamespaceUnavailableError: server/namespace-lookup.ts).
+   * NamespaceUnavailableError: serve/namespace-lookup.ts).
    */
   namespaceInfo: (namespace: string) => NamespaceInfo | Promise<NamespaceInfo>;
   /** Present when the webhook watches namespaces; ready only once synced. */

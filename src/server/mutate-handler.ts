@@ -8,8 +8,7 @@ import type { Pod } from '../inject/kube-types.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
 import type { InjectionOutcome } from '../inject/plan.js';
 import { problemDetail, type Problem } from '../inject/problems.js';
-import type { ServerDeps } from './deps.js';
-import { NamespaceUnavailableError } from './namespace-lookup.js';
+import { NamespaceUnavailableError, type ServerDeps } from './deps.js';
 import { PlanCache } from './plan-cache.js';
 
 // Only a pod create is judged with its namespace's settings; other requests never wait for a namespace.

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Ajv, type ErrorObject } from 'ajv';
 import { compileValue, PlaceholderError, type Compiled } from './placeholders.js';
+import { dottedPath } from '../util/dotted-path.js';
 import type { LabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate, Parameter, Position, SidecarMode } from './model.js';
 import { privilegeReasons } from './privilege.js';
@@ -24,16 +25,6 @@ export function formatProblem(problem: TemplateProblem): string {
 
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validateDocument = ajv.compile(templateDocumentSchema);
-
-/** `/spec/containers/0/name` → `spec.containers[0].name` */
-export function dottedPath(segments: readonly string[]): string {
-  let out = '';
-  for (const segment of segments) {
-    if (/^\d+$/.test(segment)) out += `[${segment}]`;
-    else out += out === '' ? segment : `.${segment}`;
-  }
-  return out;
-}
 
 function pointerSegments(instancePath: string): string[] {
   if (instancePath === '') return [];

@@ -1,16 +1,5 @@
 import type { ObjectMeta, Pod, PodSpec } from '../inject/kube-types.js';
-import { fitted, shortProblem, type Problem } from '../inject/problems.js';
-
-/** Where the pod template sits in each workload kind (like `istioctl kube-inject`). */
-const POD_TEMPLATE_PATH: Readonly<Record<string, readonly string[]>> = {
-  Deployment: ['spec', 'template'],
-  StatefulSet: ['spec', 'template'],
-  DaemonSet: ['spec', 'template'],
-  ReplicaSet: ['spec', 'template'],
-  ReplicationController: ['spec', 'template'],
-  Job: ['spec', 'template'],
-  CronJob: ['spec', 'jobTemplate', 'spec', 'template'],
-};
+import { POD_TEMPLATE_PATH } from '../inject/workload-annotation.js';
 
 export const SUPPORTED_KINDS = ['Pod', ...Object.keys(POD_TEMPLATE_PATH), 'List'];
 
@@ -87,42 +76,4 @@ export function findPodSites(document: unknown, defaultNamespace: string | undef
   };
   visit(document);
   return { sites, skipped };
-}
-
-/** The pod template's path of each workload kind, e.g. `spec.template.metadata.annotations`. */
-function podTemplateAnnotationsPath(kind: string): string | undefined {
-  const path = POD_TEMPLATE_PATH[kind];
-  return path === undefined ? undefined : [...path, 'metadata', 'annotations'].join('.');
-}
-
-function podTemplateAnnotations(object: JsonObject, kind: string): Record<string, unknown> | undefined {
-  let value: unknown = object;
-  for (const key of POD_TEMPLATE_PATH[kind] ?? []) value = isObject(value) ? value[key] : undefined;
-  const meta = isObject(value) ? value['metadata'] : undefined;
-  const annotations = isObject(meta) ? meta['annotations'] : undefined;
-  return isObject(annotations) ? annotations : undefined;
-}
-
-/**
- * A common mistake: `sidecar.example/inject` on a workload's own metadata,
- * where nothing reads it, and not on its pod template, which its pods copy.
- * Returns the problem, or undefined when the annotation is placed right.
- */
-export function misplacedInjectAnnotation(object: unknown, annotation: string): Problem | undefined {
-  if (!isObject(object)) return undefined;
-  const kind = String(object['kind'] ?? '');
-  const where = podTemplateAnnotationsPath(kind);
-  if (where === undefined) return undefined;
-  const meta = isObject(object['metadata']) ? object['metadata'] : {};
-  const own = isObject(meta['annotations']) ? meta['annotations'][annotation] : undefined;
-  if (typeof own !== 'string' || own.trim() === '') return undefined;
-  if (podTemplateAnnotations(object, kind)?.[annotation] !== undefined) return undefined;
-  const name = String(meta['name'] ?? meta['generateName'] ?? '');
-  // The warning names no workload: kubectl prints it beside the object's own line.
-  return shortProblem(
-    'annotation_on_workload',
-    undefined,
-    fitted`${annotation} has no effect; move it to ${where}`,
-    `on ${kind} "${name}": its pods copy the annotations of ${where.replace(/\.metadata\.annotations$/, '')}, not the ${kind}'s`,
-  );
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadConfig } from '../../src/config/config.js';
-import { startWebhook, type Webhook } from '../../src/server/webhook.js';
+import { startWebhook, type Webhook } from '../../src/serve/webhook.js';
 import { writeTestCertificates } from './certs.js';
 import { parseJson, send, type HttpResult, type RequestSpec, type Target } from './http.js';
 import { LogCapture } from './logs.js';

@@ -3,12 +3,8 @@
 // for it. The reader here is a fake the test resolves by hand.
 import { describe, expect, it } from '@jest/globals';
 import type { NamespaceMetadata } from '../../src/inject/namespace.js';
-import {
-  NamespaceLookup,
-  namespaceInfoOf,
-  NamespaceUnavailableError,
-  type NamespaceReadResult,
-} from '../../src/server/namespace-lookup.js';
+import { NamespaceLookup, namespaceInfoOf, type NamespaceReadResult } from '../../src/serve/namespace-lookup.js';
+import { NamespaceUnavailableError } from '../../src/server/deps.js';
 
 const OPTED_IN: NamespaceMetadata = {
   labels: { 'sidecar.example/injection': 'enabled' },

@@ -13,8 +13,8 @@ import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { loadConfig } from '../../src/config/config.js';
 import type { KubeConnection } from '../../src/kube/connection.js';
-import { startCertificates } from '../../src/server/certificate-source.js';
-import { StartupError } from '../../src/server/startup-error.js';
+import { startCertificates } from '../../src/serve/certificate-source.js';
+import { StartupError } from '../../src/serve/startup-error.js';
 
 const S = 1000;
 const POLICY = { hosts: ['svc.ns.svc', '127.0.0.1'], leafLifetimeMs: 30 * S, caLifetimeMs: 120 * S, overlapMs: 5 * S };

@@ -10,7 +10,7 @@ import type { EventRecorder } from '../kube/event-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TemplateSet } from '../templates/model.js';
-import type { ServerDeps } from './deps.js';
+import type { ServerDeps } from '../server/deps.js';
 import { startMissedInjectionReconciler } from './missed-injection-reconciler.js';
 
 export interface WorkloadFeedback {

@@ -8,23 +8,13 @@
 import type { NamespaceInfo } from '../inject/decide.js';
 import { namespaceInfoFrom, type NamespaceMetadata } from '../inject/namespace.js';
 import { describeApiError } from '../kube/api-errors.js';
+import { NamespaceUnavailableError } from '../server/deps.js';
 
 /** Reads one namespace from the API; undefined when it does not exist. Should stop when `signal` aborts. */
 export type NamespaceReader = (name: string, signal: AbortSignal) => Promise<NamespaceMetadata | undefined>;
 
 /** The `result` label of sidecar_injector_namespace_reads_total. */
 export type NamespaceReadResult = 'found' | 'not_found' | 'timeout' | 'error';
-
-/** The namespace could not be read in time: the pod cannot be judged with its namespace's settings. */
-export class NamespaceUnavailableError extends Error {
-  constructor(
-    readonly namespace: string,
-    readonly result: 'timeout' | 'error',
-    detail: string,
-  ) {
-    super(`namespace "${namespace}" is not in the webhook's cache yet and could not be read: ${detail}`);
-  }
-}
 
 export interface NamespaceLookupOptions {
   /** The informer's view; undefined on a miss. */
