@@ -1,4 +1,7 @@
 import type { CompiledTemplate, TemplateSet } from '../templates/model.js';
+import { dottedPath } from '../util/dotted-path.js';
+import { renderedSchemaProblems } from '../templates/kube-schema/check-template.js';
+import { isInt32 } from '../templates/kube-schema/validate.js';
 import {
   ANNOTATION_PREFIX,
   INJECT_ANNOTATION,
@@ -136,6 +139,10 @@ function resolveParameters(
       problems.push(
         shortProblem('invalid_parameter', template.name, fitted`${key}="${expendable(value)}" does not match ${parameter.patternSource}; template not injected`),
       );
+    } else if (parameter.type === 'integer' && !(/^-?\d+$/.test(value) && isInt32(Number(value)))) {
+      // A pattern can admit what is no int32 (the default [0-9]+ admits 20 digits); rendered, it would be a float or NaN.
+      valid = false;
+      problems.push(shortProblem('invalid_parameter', template.name, fitted`${key}="${expendable(value)}" is not a 32-bit integer; template not injected`));
     } else {
       params[parameter.name] = value;
     }
@@ -147,6 +154,26 @@ function resolveParameters(
     }
   }
   return valid ? params : undefined;
+}
+
+/**
+ * Overrides that pass their patterns can still render a field the apiserver
+ * cannot decode (a string parameter in a quantity); such a template is refused
+ * like an override that fails its pattern. The defaults were checked at load,
+ * so a pod without overrides costs nothing here.
+ */
+function overrideSchemaProblem(
+  template: CompiledTemplate,
+  params: Readonly<Record<string, string>>,
+  pod: ReturnType<typeof podContext>,
+): Problem | undefined {
+  let overridden = false;
+  for (const parameter of template.parameters.values()) overridden ||= params[parameter.name] !== parameter.default;
+  if (!overridden) return undefined;
+  const [first] = renderedSchemaProblems(template, { pod, params, template: { name: template.name, version: template.version } });
+  if (first === undefined) return undefined;
+  const field = dottedPath(first.path);
+  return shortProblem('invalid_parameter', template.name, fitted`overrides make ${expendable(field)} invalid; template not injected`, `${field} ${first.message}`);
 }
 
 function addMountPaths(paths: Set<string>, list: readonly Container[] | undefined, injected: readonly string[]): void {
@@ -264,6 +291,11 @@ export function decideInjection(
     }
     const params = resolveParameters(template, annotations, problems);
     if (params === undefined) continue;
+    const undecodable = overrideSchemaProblem(template, params, context);
+    if (undecodable !== undefined) {
+      problems.push(undecodable);
+      continue;
+    }
     const candidate = renderTemplate(template, params, context, settings.nativeSidecars);
     const conflict = taken.conflictOf(candidate);
     if (conflict !== undefined) {

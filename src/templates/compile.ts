@@ -5,6 +5,8 @@ import { dottedPath } from '../util/dotted-path.js';
 import type { LabelSelector } from '../util/label-selector.js';
 import type { CompiledTemplate, Parameter, Position, SidecarMode } from './model.js';
 import { privilegeReasons } from './privilege.js';
+import { renderedSchemaProblems } from './kube-schema/check-template.js';
+import { isInt32 } from './kube-schema/validate.js';
 import { templateDocumentSchema } from './schema.js';
 import { shellSplices } from './shell-scripts.js';
 
@@ -46,6 +48,10 @@ function describeAjvError(error: ErrorObject): { field: string; message: string 
   }
   if (error.keyword === 'not' && segments.at(-1) === 'restartPolicy') {
     return { field: dottedPath(segments), message: 'must not be set: the template mode decides it' };
+  }
+  if (error.keyword === 'type') {
+    const types = String((error.params as { type?: string }).type).split(',');
+    return { field: dottedPath(segments), message: `must be ${types.map((t) => (t === 'integer' ? 'an integer' : `a ${t}`)).join(' or ')}` };
   }
   if (error.keyword === 'anyOf') {
     return { field: dottedPath(segments), message: 'needs at least one entry in containers or initContainers' };
@@ -97,6 +103,7 @@ function compileParameter(raw: RawParameter, at: string, fail: (field: string, m
   }
   const value = String(raw.default);
   if (type === 'integer' && !/^-?\d+$/.test(value)) fail(`${at}.default`, `"${value}" is not an integer`);
+  else if (type === 'integer' && !isInt32(Number(value))) fail(`${at}.default`, `${value} is not a 32-bit integer`);
   else if (!pattern.test(value)) fail(`${at}.default`, `"${value}" does not match the pattern ${source}`);
   return { name: raw.name, default: value, pattern, patternSource: source, overridable: raw.overridable ?? false, type };
 }
@@ -208,6 +215,17 @@ export function compileTemplate(document: unknown, source: string): CompileResul
   });
   if (problems.length > 0) return { ok: false, problems };
 
+  const version = spec.version ?? contentHash(document);
+  const context = {
+    pod: SAMPLE_POD,
+    params: Object.fromEntries([...parameters.values()].map((p) => [p.name, p.default])),
+    template: { name: templateName, version },
+  };
+  for (const problem of renderedSchemaProblems(compiled, context)) {
+    fail(dottedPath(problem.path), `${problem.message}${placeholderNote(document, problem.path)}`);
+  }
+  if (problems.length > 0) return { ok: false, problems };
+
   const splices = shellSplices(
     [
       [containers, 'spec.containers'],
@@ -226,7 +244,7 @@ export function compileTemplate(document: unknown, source: string): CompileResul
     warnings,
     template: {
       name: templateName,
-      version: spec.version ?? contentHash(document),
+      version,
       source,
       description: spec.description ?? '',
       mode,
@@ -245,6 +263,18 @@ export function compileTemplate(document: unknown, source: string): CompileResul
       appEnvNames: appEnv.map((e) => e.name),
     },
   };
+}
+
+/** A pod to render the defaults for: the checks are of types, which pod values do not change. */
+const SAMPLE_POD = { name: 'pod', generateName: 'pod-', namespace: 'default', serviceAccountName: 'default' };
+
+/** Where a bad value came from a placeholder, the note says so (and how integer fields take one). */
+function placeholderNote(document: unknown, path: readonly string[]): string {
+  let raw: unknown = document;
+  for (const segment of path) raw = (raw as Record<string, unknown> | undefined)?.[segment];
+  if (typeof raw !== 'string' || !raw.includes('{{')) return '';
+  const integer = raw.includes('| int') ? '' : "; an integer field takes exactly '{{ params.NAME | int }}' of an integer parameter";
+  return ` (rendered from "${raw}" with the parameters' defaults${integer})`;
 }
 
 function dedupe(problems: TemplateProblem[]): TemplateProblem[] {

@@ -6,6 +6,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { parse } from 'yaml';
+import { CORE_V1_SCHEMAS } from '../../src/templates/kube-schema/core-v1.js';
+import { coreSchemaSubset } from '../support/core-schema-subset.js';
 import { send } from '../support/http.js';
 import { TEMPLATES_DIR } from '../support/paths.js';
 import type { ServeProcess } from '../support/serve-process.js';
@@ -211,3 +213,47 @@ describe('precedence over the templates directory', () => {
 function volumeMountsOf(pod: Awaited<ReturnType<Kube['readPod']>>): string[] {
   return [...(pod.spec?.containers ?? [])].flatMap((c) => (c.volumeMounts ?? []).map((m) => m.name));
 }
+
+describe('the schema of what a template injects is core/v1', () => {
+  it('k. the stored core/v1 schema is what this apiserver serves (else: npm run schema:update)', async () => {
+    const served = await env!.controlPlane.get('/openapi/v3/api/v1');
+    expect(served.status).toBe(200);
+    expect(coreSchemaSubset(JSON.parse(served.body))).toEqual(CORE_V1_SCHEMAS);
+  });
+
+  it('l. kubectl apply refuses a misspelt container field, and kubectl explain documents the fields', async () => {
+    const typo = auditTail('1.0.0', 'hi', {});
+    (typo['spec'] as { containers: Array<Record<string, unknown>> }).containers[0]!['imagePullPolice'] = 'Always';
+    const applied = await kube.apply({ ...typo, metadata: { name: 'typo' } });
+    expect(applied.code).not.toBe(0);
+    expect(applied.stderr).toContain('unknown field "spec.containers[0].imagePullPolice"');
+    expect((await kube.kubectl(['get', 'sidecartemplate', 'typo'])).code).not.toBe(0);
+
+    const explained = await kube.kubectl(['explain', 'sidecartemplate.spec.containers.ports.containerPort']);
+    expect(explained).toMatchObject({ code: 0 });
+    expect(explained.stdout).toContain('Number of port to expose');
+    const spec = await kube.kubectl(['explain', 'sidecartemplate.spec']);
+    for (const field of ['allowedNamespaces', 'appContainers', 'containers', 'initContainers', 'mode', 'parameters', 'position', 'volumes']) {
+      expect(spec.stdout).toMatch(new RegExp(`^  ${field}\\t<[^>]+>\\n(?:  enum: .*\\n)?    \\S`, 'm'));
+    }
+  });
+
+  it('m. what the CRD admits but would not decode once rendered is Valid=False, naming the field', async () => {
+    const port = (value: string) =>
+      sidecarTemplate('typed-port', {
+        version: value.includes('| int') ? 'typed' : 'untyped',
+        parameters: [{ name: 'port', type: 'integer', default: 9090 }],
+        containers: [{ name: 'typed-port', image: 'registry.example/x:1', ports: [{ containerPort: value }] }],
+      });
+    await kube.mustApply(port('{{ params.port }}'));
+    const refused = await waitForValid(kube, 'typed-port', 'False');
+    expect(refused.status?.conditions?.[0]?.message).toContain('spec.containers[0].ports[0].containerPort: must be an integer (rendered from "{{ params.port }}"');
+
+    await kube.mustApply(port('{{ params.port | int }}'));
+    await waitForValid(kube, 'typed-port', 'True');
+    await waitForInjection(kube, namespace, 'typed-port', (p) => versionOf('typed-port')(p) === 'typed');
+    const { pod } = await createPod('typed-port', 'typed-port');
+    expect(container(pod, 'typed-port')?.ports).toEqual([{ containerPort: 9090, protocol: 'TCP' }]);
+    expect(await kube.kubectl(['delete', 'sidecartemplate', 'typed-port'])).toMatchObject({ code: 0 });
+  });
+});

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
 import { templateDocumentSchema } from '../../src/templates/schema.js';
+import { generateCrd } from '../../scripts/generate-crd.js';
 import { ROOT } from '../support/paths.js';
 
 const DEPLOY_COPY = join(ROOT, 'deploy', 'crds', 'sidecartemplates.yaml');
@@ -40,18 +41,38 @@ const crd = parse(readFileSync(DEPLOY_COPY, 'utf8')) as {
 const version = crd.spec.versions[0]!;
 const root = version.schema.openAPIV3Schema;
 
-/** Paths of nodes that break the structural-schema rules the apiserver enforces. */
+/**
+ * Paths of nodes that break the structural-schema rules the apiserver enforces
+ * (apiextensions' structural schema: every node typed, no $ref; inside anyOf
+ * only value checks, and a branch's type only under x-kubernetes-int-or-string).
+ */
 function nonStructural(node: SchemaNode, path: string): string[] {
   const problems: string[] = [];
   const typed = node.type !== undefined || node['x-kubernetes-int-or-string'] === true || node['x-kubernetes-preserve-unknown-fields'] === true;
   if (!typed) problems.push(`${path}: no type`);
-  for (const forbidden of ['const', 'not', 'anyOf', 'oneOf', 'allOf', '$ref']) {
+  for (const forbidden of ['const', 'not', 'oneOf', 'allOf', '$ref']) {
     if (forbidden in node) problems.push(`${path}: ${forbidden}`);
+  }
+  for (const branch of (node['anyOf'] as SchemaNode[] | undefined) ?? []) {
+    for (const key of Object.keys(branch)) {
+      const allowed = key === 'enum' || key === 'pattern' || (key === 'type' && node['x-kubernetes-int-or-string'] === true);
+      if (!allowed) problems.push(`${path}: anyOf with ${key}`);
+    }
   }
   if (Array.isArray(node.type)) problems.push(`${path}: type array`);
   for (const [key, child] of Object.entries(node.properties ?? {})) problems.push(...nonStructural(child, `${path}.${key}`));
   if (node.items) problems.push(...nonStructural(node.items, `${path}[]`));
   if (typeof node.additionalProperties === 'object') problems.push(...nonStructural(node.additionalProperties, `${path}.*`));
+  return problems;
+}
+
+/** Fields under `node` with no description (what `kubectl explain` would show blank), and objects that keep unknown fields. */
+function undocumentedOrOpen(node: SchemaNode, path: string, isField = true): string[] {
+  const problems: string[] = [];
+  if (isField && (typeof node['description'] !== 'string' || node['description'] === '')) problems.push(`${path}: no description`);
+  if (node['x-kubernetes-preserve-unknown-fields'] === true && node.properties !== undefined) problems.push(`${path}: keeps unknown fields`);
+  for (const [key, child] of Object.entries(node.properties ?? {})) problems.push(...undocumentedOrOpen(child, `${path}.${key}`));
+  if (node.items) problems.push(...undocumentedOrOpen(node.items, `${path}[]`, false));
   return problems;
 }
 
@@ -79,19 +100,34 @@ describe('SidecarTemplate CRD', () => {
     ]);
   });
 
-  it('is structural: every node typed, no const/not/anyOf/type arrays', () => {
+  it('is structural: every node typed, no $ref, const, not, oneOf or type arrays, value checks only in anyOf', () => {
     expect(nonStructural(root, 'openAPIV3Schema')).toEqual([]);
   });
 
-  it('keeps unknown spec fields for the webhook to judge, and names every field the webhook knows', () => {
+  it('documents every spec field and keeps no unknown one (kubectl explain; kubectl apply refuses a typo)', () => {
     const spec = root.properties?.['spec'] as SchemaNode;
-    expect(spec['x-kubernetes-preserve-unknown-fields']).toBe(true);
+    expect(undocumentedOrOpen(spec, 'spec')).toEqual([]);
     const known = Object.keys(templateDocumentSchema.properties.spec.properties).sort();
     expect(Object.keys(spec.properties ?? {}).sort()).toEqual(known);
     // Parameter defaults are written as numbers or strings.
-    expect(spec.properties?.['parameters']?.items?.properties?.['default']).toEqual({ 'x-kubernetes-int-or-string': true });
-    for (const body of ['containers', 'initContainers', 'volumes']) {
-      expect(spec.properties?.[body]?.items?.['x-kubernetes-preserve-unknown-fields']).toBe(true);
-    }
+    expect(spec.properties?.['parameters']?.items?.properties?.['default']).toMatchObject({ 'x-kubernetes-int-or-string': true });
+  });
+
+  it('carries the core/v1 container schema, with room for placeholders where the type is not a string', () => {
+    const container = (root.properties?.['spec'] as SchemaNode).properties?.['containers']?.items as SchemaNode;
+    const port = container.properties?.['ports']?.items?.properties?.['containerPort'] as SchemaNode;
+    expect(port).toMatchObject({ 'x-kubernetes-int-or-string': true, pattern: '\\{\\{' });
+    expect(String(port['description'])).toContain('Number of port to expose');
+    const memory = container.properties?.['resources']?.properties?.['limits']?.additionalProperties as SchemaNode;
+    const quantity = new RegExp(String(memory['pattern']));
+    expect(['64Mi', '250m', '1e3', '{{ params.memory }}'].filter((v) => !quantity.test(v))).toEqual([]);
+    expect(quantity.test('64 Mi')).toBe(false);
+    const pullPolicy = container.properties?.['imagePullPolicy'] as SchemaNode;
+    expect(pullPolicy['anyOf']).toEqual([{ enum: ['Always', 'IfNotPresent', 'Never'] }, { pattern: '\\{\\{' }]);
+  });
+
+  it('is what npm run generate:crd makes of it (the core/v1 parts are generated)', () => {
+    const committed = readFileSync(DEPLOY_COPY, 'utf8');
+    expect(generateCrd(committed) === committed ? 'up to date' : 'differs: run npm run generate:crd').toBe('up to date');
   });
 });

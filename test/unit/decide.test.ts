@@ -130,6 +130,52 @@ describe('decideInjection truth table', () => {
   });
 });
 
+describe('overrides that pass their pattern but would not decode', () => {
+  const typed = setOf(
+    templateDocument('typed', {
+      parameters: [
+        { name: 'replicas', type: 'integer', default: 1, overridable: true },
+        { name: 'memory', default: '64Mi', pattern: '[0-9]+ ?[KMG]i', overridable: true },
+      ],
+      containers: [
+        { name: 'typed', image: 'x', args: ['{{ params.replicas }}'], ports: [{ containerPort: '{{ params.replicas | int }}' }], resources: { limits: { memory: '{{ params.memory }}' } } },
+      ],
+    }),
+  );
+  const decide = (annotations: Record<string, string>) =>
+    decideInjection(
+      { operation: 'CREATE', resource: { group: '', version: 'v1', resource: 'pods' }, namespace: 'shop', pod: pod({ 'sidecar.example/inject': 'typed', ...annotations }) },
+      typed,
+      { onProblem: 'warn', defaultTemplates: [], nativeSidecars: true },
+      { defaultTemplates: undefined },
+    );
+
+  it('refuses an integer override past int32 that the default pattern [0-9]+ admits', () => {
+    const decision = decide({ 'sidecar.example/typed.replicas': '2147483648' });
+    expect(decision).toMatchObject({ kind: 'skip', reason: 'nothing_injectable' });
+    expect(decision.problems.map((p) => p.message)).toEqual(['sidecar.example/typed.replicas="2147483648" is not a 32-bit integer; template not injected']);
+  });
+
+  it('refuses a string override that renders a field the apiserver cannot decode', () => {
+    const decision = decide({ 'sidecar.example/typed.memory': '64 Mi' });
+    expect(decision).toMatchObject({ kind: 'skip', reason: 'nothing_injectable' });
+    expect(decision.problems.map((p) => [p.reason, p.message, p.detail])).toEqual([
+      [
+        'invalid_parameter',
+        'overrides make spec.containers[0].resources.limits.memory invalid; template not injected',
+        'spec.containers[0].resources.limits.memory must be a quantity such as 64Mi, 0.5 or 250m',
+      ],
+    ]);
+  });
+
+  it('renders valid overrides as typed values', () => {
+    const decision = decide({ 'sidecar.example/typed.replicas': '2147483647', 'sidecar.example/typed.memory': '128Mi' });
+    expect(decision.kind).toBe('inject');
+    const sidecar = JSON.parse(decision.kind === 'inject' ? (decision.rendered[0]?.sidecars[0] ?? '{}') : '{}') as Record<string, unknown>;
+    expect(sidecar).toMatchObject({ ports: [{ containerPort: 2147483647 }], resources: { limits: { memory: '128Mi' } } });
+  });
+});
+
 describe('namespaceInfoFrom', () => {
   it('reads the opt-in label and the default list annotation', async () => {
     const { namespaceInfoFrom } = await import('../../src/inject/namespace.js');

@@ -13,8 +13,15 @@ export const CRD_NAME = 'sidecartemplates.sidecar.example';
 export async function installCrd(kube: Kube): Promise<void> {
   const applied = await kube.kubectl(['apply', '-f', CRD_FILE]);
   if (applied.code !== 0) throw new Error(`CRD not applied: ${applied.stderr}`);
-  const established = await kube.kubectl(['wait', '--for=condition=Established', `crd/${CRD_NAME}`, '--timeout=60s'], { timeoutMs: 70_000 });
-  if (established.code !== 0) throw new Error(`CRD not established: ${established.stderr}`);
+  // Not `kubectl wait`: it fails at once while the new CRD has no status yet.
+  await waitFor(
+    `CRD ${CRD_NAME} to be Established`,
+    async () => {
+      const got = await kube.kubectl(['get', `crd/${CRD_NAME}`, '-o', 'jsonpath={.status.conditions[?(@.type=="Established")].status}']);
+      return got.code === 0 && got.stdout === 'True' ? true : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
 }
 
 export function sidecarTemplate(name: string, spec: Record<string, unknown>): Record<string, unknown> {
