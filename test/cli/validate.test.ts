@@ -137,3 +137,48 @@ spec:
   ]);
   expect(result.stdout).toMatch(/\b5 valid template/);
 });
+
+it('what the apiserver could not decode → exit 1, one line per field naming the file, the template and the field', async () => {
+  const dir = await temps.make('typed');
+  const file = join(dir, 'typed.yaml');
+  await writeFile(
+    file,
+    `apiVersion: sidecar.example/v1alpha1
+kind: SidecarTemplate
+metadata:
+  name: typed
+spec:
+  parameters:
+    - name: port
+      type: integer
+      default: 99999999999999999999999
+    - name: metricsPort
+      type: integer
+      default: 9090
+  containers:
+    - name: typed
+      image: registry.example/typed:1
+      imagePullPolice: Always
+      ports:
+        - containerPort: "8080"
+        - containerPort: "{{ params.metricsPort }}"
+      resources:
+        limits:
+          memory: 64 Mi
+`,
+  );
+  const result = await runCli(['validate', dir]);
+  expect(result.code).toBe(1);
+  const at = `${file}: template "typed":`;
+  expect(result.stderr).toContain(`${at} spec.parameters[0].default: "1e+23" is not an integer`);
+  // The default is refused before anything renders; fixed, the container's fields are next.
+  await writeFile(file, (await readFile(file, 'utf8')).replace('99999999999999999999999', '8080'));
+  const fixed = await runCli(['validate', dir]);
+  expect(fixed.code).toBe(1);
+  expect(fixed.stderr.split('\n').filter((line) => line.startsWith(at)).sort()).toEqual([
+    `${at} spec.containers[0].imagePullPolice: is not a known field`,
+    `${at} spec.containers[0].ports[0].containerPort: must be an integer`,
+    `${at} spec.containers[0].ports[1].containerPort: must be an integer (rendered from "{{ params.metricsPort }}" with the parameters' defaults; an integer field takes exactly '{{ params.NAME | int }}' of an integer parameter)`,
+    `${at} spec.containers[0].resources.limits.memory: must be a quantity such as 64Mi, 0.5 or 250m`,
+  ]);
+});
