@@ -15,7 +15,9 @@ import { startCertificates } from './certificate-source.js';
 import type { ServerDeps } from '../server/deps.js';
 import { startHttpsServer, startPlainServer, type RunningServer } from '../server/https-server.js';
 import { NamespaceLookup, namespaceInfoOf } from './namespace-lookup.js';
+import { startOwnPodEvents, type OwnPodEvents } from './events.js';
 import { StartupError } from './startup-error.js';
+import { podIdentity, TemplateEvents } from './template-events.js';
 import { startWorkloadFeedback } from './workload-feedback.js';
 
 export interface Webhook {
@@ -92,6 +94,16 @@ async function watchClusterTemplates(connection: KubeConnection, merged: MergedT
   return informer;
 }
 
+/** Events on the process's own Pod, when the downward API names it (the chart does). */
+async function ownPodEvents(connection: KubeConnection, env: Readonly<Record<string, string | undefined>>, logger: Logger, metrics: Metrics): Promise<OwnPodEvents | undefined> {
+  const pod = podIdentity(env);
+  if (pod === undefined) {
+    logger.info('POD_NAME, POD_NAMESPACE or POD_UID not set: template problems are not written as Events');
+    return undefined;
+  }
+  return startOwnPodEvents(connection, pod, { logger, metrics });
+}
+
 /** Composition of the `serve` process: certificates, templates, servers, reloads. */
 export async function startWebhook(
   config: Readonly<Config>,
@@ -106,7 +118,10 @@ export async function startWebhook(
   const pollMs = config.reloadPollSeconds * 1000;
 
   // Self-managed certificates live in the API, so the connection comes first.
-  const connection = await connect(config, options.env ?? process.env);
+  const env = options.env ?? process.env;
+  const connection = await connect(config, env);
+  const podEvents = connection === undefined || !config.events ? undefined : await ownPodEvents(connection, env, logger, metrics);
+  const templateEvents = new TemplateEvents(config.templatesDir);
   let server: RunningServer | undefined;
   const certificates = await startCertificates(config, connection, { logger, metrics, onCertificate: (certificate) => server?.useCertificate(certificate) });
 
@@ -114,6 +129,8 @@ export async function startWebhook(
     directory: config.templatesDir,
     pollIntervalMs: pollMs,
     onReload: (event: ReloadEvent) => {
+      const told = templateEvents.next(event);
+      if (told !== undefined) podEvents?.record(told);
       if (!event.ok) {
         metrics.templateReloads.inc({ result: 'failure' });
         metrics.templateLoadErrors.set(event.errors.length);
@@ -207,6 +224,7 @@ export async function startWebhook(
       await namespaces?.stop();
       await clusterTemplates?.stop();
       await feedback?.stop();
+      await podEvents?.flush();
       logger.info('stopped');
       logger.flush();
     },

@@ -4,13 +4,12 @@
 import type { Config } from '../config/config.js';
 import type { InjectionSettings, NamespaceInfo } from '../inject/decide.js';
 import { injectionEvent } from '../inject/workload-event.js';
-import { describeApiError } from '../kube/api-errors.js';
 import type { KubeConnection } from '../kube/connection.js';
-import type { EventRecorder } from '../kube/event-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { TemplateSet } from '../templates/model.js';
 import type { ServerDeps } from '../server/deps.js';
+import { startEventRecorder } from './events.js';
 import { startMissedInjectionReconciler } from './missed-injection-reconciler.js';
 
 export interface WorkloadFeedback {
@@ -31,20 +30,7 @@ export async function startWorkloadFeedback(
   },
 ): Promise<WorkloadFeedback> {
   const { logger, metrics } = context;
-  let events: EventRecorder | undefined;
-  if (config.events) {
-    const { EventRecorder } = await import('../kube/event-recorder.js');
-    events = new EventRecorder(connection, {
-      intervalMs: config.eventIntervalSeconds * 1000,
-      now: () => new Date(),
-      onResult: (result, event, error) => {
-        metrics.events.inc({ reason: event.reason, result });
-        if (result === 'error' || result === 'dropped') {
-          logger.warn({ error: error === undefined ? undefined : describeApiError(error), result, reason: event.reason, object: `${event.namespace}/${event.involved.name}` }, 'event not written');
-        }
-      },
-    });
-  }
+  const events = config.events ? await startEventRecorder(connection, config.eventIntervalSeconds * 1000, { logger, metrics }) : undefined;
   const reconciler = config.reconcileMissed === 'off' ? undefined : await startMissedInjectionReconciler(config, connection, { ...context, events });
   const recorder = events;
   return {

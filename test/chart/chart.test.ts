@@ -122,6 +122,22 @@ describe('helm template over the values matrix', () => {
     ]);
   });
 
+  it('the Pod names itself through the downward API, and may write its TemplatesInvalid Events whenever --events is on', async () => {
+    const render = async (set: string[]) => parseObjects(await renderChart({ release: 'r1', namespace: 'si', set }));
+    const identity = [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'POD_UID', valueFrom: { fieldRef: { fieldPath: 'metadata.uid' } } },
+    ];
+    const defaults = await render([]);
+    expect(firstContainer(findObject(defaults, 'Deployment'))['env']).toEqual(identity);
+    expect(firstContainer(findObject(defaults, 'Deployment'))['args']).toContain('--events=true');
+    // The ClusterRole covers the release namespace, where the Pod is.
+    expect(findObject(defaults, 'ClusterRole')['rules']).toContainEqual({ apiGroups: [''], resources: ['events'], verbs: ['create'] });
+    const withExtra = await render(['extraEnv[0].name=SIDECAR_INJECTOR_LOG_LEVEL', 'extraEnv[0].value=debug']);
+    expect(firstContainer(findObject(withExtra, 'Deployment'))['env']).toEqual([...identity, { name: 'SIDECAR_INJECTOR_LOG_LEVEL', value: 'debug' }]);
+  });
+
   it('defaults: 2 replicas, spread, PDB, Service 443 → https, self-managed certificates for the Service names, no caBundle, no optional objects', async () => {
     const objects = parseObjects(await renderChart({ release: 'r1', namespace: 'si' }));
     const deployment = findObject(objects, 'Deployment', 'r1-sidecar-injector');

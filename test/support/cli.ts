@@ -14,6 +14,8 @@ export function childEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '' };
   delete env['KUBERNETES_SERVICE_HOST'];
   delete env['KUBECONFIG'];
+  // Tests run inside a Pod must not make the webhook write Events on that Pod.
+  for (const name of ['POD_NAME', 'POD_NAMESPACE', 'POD_UID']) delete env[name];
   for (const name of Object.keys(env)) if (name.startsWith('SIDECAR_INJECTOR_')) delete env[name];
   return env;
 }

@@ -1,7 +1,8 @@
 // Just enough of a kube-apiserver for the webhook's namespace informer and its
 // cache-miss reads: a namespace list, a watch that stays silent (so the
 // informer never learns of a namespace created later), and
-// GET /api/v1/namespaces/NAME answered as each test says. HTTPS on 127.0.0.1
+// GET /api/v1/namespaces/NAME answered as each test says; Events POSTed are
+// kept for the test to read. HTTPS on 127.0.0.1
 // with a certificate of its own CA; a kubeconfig for the webhook to use it.
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
@@ -29,6 +30,8 @@ export interface FakeNamespaceApi {
   reads(name: string): number;
   /** Single reads whose client went away before an answer (aborted), by name. */
   abandoned(name: string): number;
+  /** Events created (POST /api/v1/namespaces/NS/events), oldest first. */
+  events: Array<Record<string, unknown>>;
   close(): Promise<void>;
 }
 
@@ -53,6 +56,7 @@ export async function startFakeNamespaceApi(temps: TempDirs): Promise<FakeNamesp
   const reads = new Map<string, number>();
   const abandoned = new Map<string, number>();
   const open = new Set<ServerResponse>();
+  const events: Array<Record<string, unknown>> = [];
   const count = (counts: Map<string, number>, name: string) => counts.set(name, (counts.get(name) ?? 0) + 1);
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -68,6 +72,16 @@ export async function startFakeNamespaceApi(temps: TempDirs): Promise<FakeNamesp
     if (url.pathname === '/api/v1/namespaces') {
       const items = [...listed].map(([name, metadata]) => namespaceObject(name, metadata));
       return json(res, 200, { apiVersion: 'v1', kind: 'NamespaceList', metadata: { resourceVersion: '1' }, items });
+    }
+    if (req.method === 'POST' && /^\/api\/v1\/namespaces\/[^/]+\/events$/.test(url.pathname)) {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        const event = JSON.parse(body) as Record<string, unknown>;
+        events.push(event);
+        json(res, 201, event);
+      });
+      return;
     }
     const match = /^\/api\/v1\/namespaces\/([^/]+)$/.exec(url.pathname);
     if (match === null) return json(res, 404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', code: 404, message: 'not served here' });
@@ -96,6 +110,7 @@ export async function startFakeNamespaceApi(temps: TempDirs): Promise<FakeNamesp
     answers,
     reads: (name) => reads.get(name) ?? 0,
     abandoned: (name) => abandoned.get(name) ?? 0,
+    events,
     close: () =>
       new Promise<void>((resolve) => {
         for (const res of open) res.destroy();

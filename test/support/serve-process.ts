@@ -38,6 +38,8 @@ export interface ServeOptions {
    * Secret), and /healthz is checked without verifying the certificate.
    */
   selfManagedCertificates?: boolean;
+  /** Added to the process's environment (e.g. the Pod identity the chart sets through the downward API). */
+  env?: Record<string, string>;
 }
 
 /** GET /healthz without verifying the certificate: a self-managed one may still be a placeholder. */
@@ -70,7 +72,7 @@ export async function startServeProcess(temps: TempDirs, extraFlags: string[] = 
   const child = spawn(
     process.execPath,
     [DIST_MAIN, 'serve', '--host', '127.0.0.1', '--port', String(port), ...certFlags, '--templates-dir', templatesDir, '--reload-poll', '0', ...extraFlags],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: childEnv() },
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...childEnv(), ...options.env } },
   );
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -26,7 +26,7 @@ export interface TestWebhook extends Target {
  */
 export async function startTestWebhook(
   temps: TempDirs,
-  options: { flags?: string[]; templatesDir?: string; certDir?: string } = {},
+  options: { flags?: string[]; templatesDir?: string; certDir?: string; env?: Record<string, string> } = {},
 ): Promise<TestWebhook> {
   const certDir = options.certDir ?? (await temps.make('certs'));
   if (options.certDir === undefined) await writeTestCertificates(certDir);
@@ -45,8 +45,8 @@ export async function startTestWebhook(
     {},
   );
   const logs = new LogCapture();
-  // An empty env: no in-cluster namespace watch, whatever the machine running the tests has set.
-  const webhook = await startWebhook(config, { logDestination: logs, processMetrics: false, env: {} });
+  // Only the test's env: no in-cluster namespace watch nor Pod identity, whatever the machine running the tests has set.
+  const webhook = await startWebhook(config, { logDestination: logs, processMetrics: false, env: options.env ?? {} });
   const ca = await readFile(join(certDir, 'ca.crt'), 'utf8');
   const target: Target = { port: webhook.port, ca };
   let stopped = false;
