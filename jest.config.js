@@ -16,5 +16,24 @@ export default {
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/cli/**/*.test.ts'] },
     { ...common, displayName: 'chart', testMatch: ['<rootDir>/test/chart/**/*.test.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // The same files on the oldest minor the chart's kubeVersion claims
+    // (E2E_KUBERNETES=oldest; docs/e2e.md#the-oldest-claimed-kubernetes), except:
+    {
+      ...common,
+      displayName: 'e2e-oldest',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
+      testPathIgnorePatterns: [
+        '/node_modules/',
+        ...[
+          // Their pods must run, and that control plane has no node: kubelet
+          // and kube-scheduler may not be newer than the apiserver, and only
+          // the newest are built.
+          'node',
+          'sidecars-at-work',
+          'in-cluster',
+        ].map((file) => `/test/e2e/${file}\\.test\\.ts$`),
+      ],
+      setupFiles: ['<rootDir>/test/e2e/support/oldest-kubernetes.ts'],
+    },
   ],
 };

@@ -10,6 +10,11 @@
 # Progress goes to stderr; the only stdout line is the bin directory, so
 # callers can do: bin=$(test/e2e/cluster/build.sh)
 #
+# `build.sh oldest` builds only kube-apiserver and kube-controller-manager of
+# the oldest minor the chart claims, from the same cmd/ mains against
+# oldest/go.mod (go build -modfile), into .cache/control-plane/<that version>/bin/;
+# the harness runs them with this build's etcd (E2E_KUBERNETES=oldest).
+#
 # Env: E2E_CONTROL_PLANE_CACHE overrides <repo>/.cache/control-plane.
 set -euo pipefail
 
@@ -19,9 +24,26 @@ cd "$here"
 
 log() { echo "[control-plane build] $*" >&2; }
 
-k8s_version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' go.mod)"
+case "${1:-}" in
+  '')
+    modfile=go.mod
+    binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
+    ;;
+  oldest)
+    modfile=oldest/go.mod
+    binaries=(kube-apiserver kube-controller-manager)
+    ;;
+  *)
+    log "usage: build.sh [oldest]"
+    exit 2
+    ;;
+esac
+modflags=("-modfile=$modfile")
+modsum="${modfile%.mod}.sum"
+
+k8s_version="$(awk '$1 == "k8s.io/kubernetes" { print $2; exit }' "$modfile")"
 if [[ ! "$k8s_version" =~ ^v([0-9]+)\.([0-9]+)\.[0-9]+$ ]]; then
-  log "cannot read the k8s.io/kubernetes version from go.mod (got '$k8s_version')"
+  log "cannot read the k8s.io/kubernetes version from $modfile (got '$k8s_version')"
   exit 1
 fi
 major="${BASH_REMATCH[1]}"
@@ -29,9 +51,8 @@ minor="${BASH_REMATCH[2]}"
 
 cache_root="${E2E_CONTROL_PLANE_CACHE:-$repo/.cache/control-plane}"
 bin_dir="$cache_root/$k8s_version/bin"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubelet kube-proxy kubectl)
 
-inputs_hash="$(cat go.mod go.sum build.sh $(find cmd -name '*.go' | LC_ALL=C sort) | sha256sum | cut -c1-16)"
+inputs_hash="$(cat "$modfile" "$modsum" build.sh $(for b in "${binaries[@]}"; do find "cmd/$b" -name '*.go'; done | LC_ALL=C sort) | sha256sum | cut -c1-16)"
 
 # shellcheck source=../lib/cached-build.sh
 source "$here/../lib/cached-build.sh"
@@ -63,17 +84,17 @@ total_start=$SECONDS
 if [[ ! -d "$(go env GOMODCACHE)/k8s.io/kubernetes@$k8s_version" ]]; then
   log "downloading Go modules for kubernetes $k8s_version…"
 fi
-go mod download >&2
+go mod download "${modflags[@]}" >&2
 for b in "${binaries[@]}"; do
   if [[ "$b" == etcd ]]; then
-    what="etcd $(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' go.mod)"
+    what="etcd $(awk '$1 == "go.etcd.io/etcd/server/v3" { print $2; exit }' "$modfile")"
   else
     what="$b $k8s_version"
   fi
   log "building $what (a cold build takes several minutes)…"
   start=$SECONDS
   # -buildvcs=false: no git metadata needed (and none of ours belongs in these binaries).
-  go build -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmp_dir/$b" "./cmd/$b" >&2
+  go build "${modflags[@]}" -trimpath -buildvcs=false -ldflags="$ldflags" -o "$tmp_dir/$b" "./cmd/$b" >&2
   log "built $b in $((SECONDS - start))s"
 done
 log "done in $((SECONDS - total_start))s: $bin_dir"

@@ -3,9 +3,9 @@
 // the last stdout line is the directory the script built into.
 import { spawn } from 'node:child_process';
 
-export function runBuildScript(script: string, log: (line: string) => void): Promise<string> {
+export function runBuildScript(script: string, log: (line: string) => void, args: readonly string[] = []): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('bash', [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     const stderrLines: string[] = [];
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -23,7 +23,7 @@ export function runBuildScript(script: string, log: (line: string) => void): Pro
       if (partial) stderrLines.push(partial);
       const dir = stdout.trim().split('\n').pop() ?? '';
       if (code === 0 && dir) resolve(dir);
-      else reject(new Error(`${script} failed (exit ${code}):\n${stderrLines.slice(-40).join('\n')}`));
+      else reject(new Error(`${[script, ...args].join(' ')} failed (exit ${code}):\n${stderrLines.slice(-40).join('\n')}`));
     });
   });
 }

@@ -3,7 +3,8 @@
 //                                                foreground until Ctrl-C; --no-node: the control plane only;
 //                                                --with-chart: also build the webhook's image from the
 //                                                Dockerfile and `helm install` the chart with its defaults
-//   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries (e.g. a CI warm-up step)
+//                                                E2E_KUBERNETES=oldest (with --no-node): the oldest minor the chart claims
+//   tsx test/e2e/harness/cluster-cli.ts build   only build/locate the binaries, both releases' (e.g. a CI warm-up step)
 //   tsx test/e2e/harness/cluster-cli.ts webhook [--namespace NAME] [URL] [CA-FILE]
 //       print the MutatingWebhookConfiguration the chart ships, pointed at a
 //       locally running webhook (default https://127.0.0.1:8443/mutate, certs/ca.crt);
@@ -95,8 +96,7 @@ async function main(): Promise<number> {
       return up(!rest.includes('--no-node'), rest.includes('--with-chart'), rest.includes('--keep-work-dir'));
     case 'build': {
       // Everything `up` and the e2e suite need: binaries, the node's images and the chart's.
-      const bins = await ensureControlPlaneBinaries();
-      console.log(bins.binDir);
+      for (const release of ['newest', 'oldest'] as const) console.log((await ensureControlPlaneBinaries({ release })).binDir);
       console.log(await ensureNodeRuntime());
       for (const image of await ensureNodeImages()) console.log(image.archive);
       for (const archive of (await ensureChartImages((line) => process.stderr.write(`[chart] ${line}\n`))).archives) console.log(archive);

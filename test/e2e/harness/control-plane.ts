@@ -2,7 +2,9 @@
 // kube-apiserver, kube-controller-manager and (on request) kube-scheduler,
 // built from source by test/e2e/cluster/build.sh, listening on 127.0.0.1
 // only. Without a node (node.ts) Pods stay Pending and tests assert on stored
-// objects; with one they run.
+// objects; with one they run. E2E_KUBERNETES=oldest swaps in the
+// kube-apiserver and kube-controller-manager of the oldest minor the chart
+// claims (build.sh oldest), for the files that need no node.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -76,18 +78,59 @@ const GRACE_MS = 10_000;
 const defaultLog = (line: string) => process.stderr.write(`[control-plane] ${line}\n`);
 const buildScript = fileURLToPath(new URL('../cluster/build.sh', import.meta.url));
 
-let binariesPromise: Promise<ControlPlaneBinaries> | undefined;
+/**
+ * Which Kubernetes the control plane runs: `newest` (test/e2e/cluster/go.mod,
+ * the default) or `oldest`, the oldest minor the chart's kubeVersion claims
+ * (test/e2e/cluster/oldest/go.mod): its kube-apiserver and
+ * kube-controller-manager with the newest build's etcd. There is no node
+ * for `oldest` (kubelet and kube-scheduler may not be newer than the apiserver).
+ */
+export type KubernetesRelease = 'newest' | 'oldest';
+
+/** The release E2E_KUBERNETES asks for (unset: newest). */
+export function kubernetesRelease(): KubernetesRelease {
+  const value = process.env['E2E_KUBERNETES'] ?? '';
+  if (value === '' || value === 'newest') return 'newest';
+  if (value === 'oldest') return 'oldest';
+  throw new Error(`E2E_KUBERNETES must be "newest" (the default) or "oldest", not "${value}"`);
+}
+
+const binariesPromises = new Map<KubernetesRelease, Promise<ControlPlaneBinaries>>();
 
 /**
- * Builds (or finds) the control-plane binaries. E2E_CONTROL_PLANE_BIN_DIR
- * points at prebuilt ones; otherwise build.sh runs (a no-op when up to date).
+ * Builds (or finds) the control-plane binaries of a release (default: the one
+ * E2E_KUBERNETES asks for). E2E_CONTROL_PLANE_BIN_DIR points at prebuilt
+ * newest ones; otherwise build.sh runs (a no-op when up to date).
  */
-export function ensureControlPlaneBinaries(opts: { log?: (line: string) => void } = {}): Promise<ControlPlaneBinaries> {
-  binariesPromise ??= locateOrBuild(opts.log ?? defaultLog).catch((err) => {
-    binariesPromise = undefined; // let a later call retry
-    throw err;
-  });
-  return binariesPromise;
+export function ensureControlPlaneBinaries(
+  opts: { log?: (line: string) => void; release?: KubernetesRelease } = {},
+): Promise<ControlPlaneBinaries> {
+  const release = opts.release ?? kubernetesRelease();
+  const log = opts.log ?? defaultLog;
+  let promise = binariesPromises.get(release);
+  if (!promise) {
+    promise = (release === 'oldest' ? locateOrBuildOldest(log) : locateOrBuild(log)).catch((err) => {
+      binariesPromises.delete(release); // let a later call retry
+      throw err;
+    });
+    binariesPromises.set(release, promise);
+  }
+  return promise;
+}
+
+async function locateOrBuildOldest(log: (line: string) => void): Promise<ControlPlaneBinaries> {
+  const newest = await ensureControlPlaneBinaries({ log, release: 'newest' });
+  const binDir = await runBuildScript(buildScript, log, ['oldest']);
+  const bins = {
+    ...newest,
+    binDir,
+    kubeApiserver: join(binDir, 'kube-apiserver'),
+    kubeControllerManager: join(binDir, 'kube-controller-manager'),
+  };
+  for (const path of [bins.kubeApiserver, bins.kubeControllerManager]) {
+    if (!existsSync(path)) throw new Error(`control-plane binary missing: ${path}`);
+  }
+  return bins;
 }
 
 async function locateOrBuild(log: (line: string) => void): Promise<ControlPlaneBinaries> {
@@ -201,7 +244,13 @@ current-context: e2e
 
 export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
   const log = opts.log ?? defaultLog;
-  const bins = await ensureControlPlaneBinaries({ log });
+  const release = kubernetesRelease();
+  if (release === 'oldest' && opts.scheduler) {
+    throw new Error(
+      'E2E_KUBERNETES=oldest runs a control plane without a node: the files whose pods must run use the newest release only',
+    );
+  }
+  const bins = await ensureControlPlaneBinaries({ log, release });
 
   const ownsWorkDir = !opts.workDir;
   const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'sidecar-e2e-cp-'));
@@ -407,7 +456,10 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     (err as Error).message += `\n(control-plane files and logs kept in ${workDir})`;
     throw err;
   }
-  log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${server}`);
+  // Which Kubernetes answered, in the output of every file (E2E_KUBERNETES).
+  const version = await get(`${server}/version`, adminTls);
+  const gitVersion = version.status === 200 ? (JSON.parse(version.body) as { gitVersion?: string }).gitVersion : undefined;
+  log(`control plane ready in ${((Date.now() - started) / 1000).toFixed(1)}s at ${server} (Kubernetes ${gitVersion ?? '?'})`);
 
   const proc = (name: string) => {
     const p = components.get(name);
