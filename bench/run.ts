@@ -6,10 +6,12 @@
  *   ceiling   node:https, fixed response, body drained but not parsed
  *   minimal   node:https, body read + JSON.parse, fixed patch, uid echoed
  *   injector  node dist/main.js serve (logging at info, one line per admission)
+ *   quiet     the same at --log-level warn: the difference is the log line's cost
  *
  * Each server is its own child process; autocannon runs here. Targets are
  * measured alternately, round after round, and the median per target is
- * reported. Server CPU time comes from /proc/<pid>/stat.
+ * reported, with the injector/minimal ratio of each round (its spread).
+ * Server CPU time comes from /proc/<pid>/stat.
  *
  * Environment: BENCH_DURATION (s per measured run, 10), BENCH_ROUNDS (3),
  * BENCH_CONNECTIONS (32), BENCH_WARMUP (s per target, 3), BENCH_CPU_PROF=1
@@ -50,9 +52,11 @@ const INJECTOR_LOG_LEVEL = process.env['BENCH_INJECTOR_LOG_LEVEL'] || 'info';
 const KEEP = process.env['BENCH_KEEP'] === '1' || PROFILE;
 const TARGET_RATIO = 0.8;
 
-type TargetName = 'ceiling' | 'minimal' | 'injector';
-const TARGETS: readonly TargetName[] = ['ceiling', 'minimal', 'injector'];
+type TargetName = 'ceiling' | 'minimal' | 'injector' | 'quiet';
+// `quiet` is the injector again at --log-level warn: the difference is what the admission line costs.
+const TARGETS: readonly TargetName[] = ['ceiling', 'minimal', 'injector', 'quiet'];
 const LABELS: Record<TargetName, string> = {
+  quiet: 'sidecar-injector POST /mutate, --log-level warn (no admission line)',
   ceiling: 'ceiling: node:https, fixed response, body not parsed',
   minimal: 'minimal handler: JSON.parse + fixed patch',
   injector: `sidecar-injector POST /mutate (${INJECTOR_LOG_LEVEL === 'info' ? 'info logging on' : `log level ${INJECTOR_LOG_LEVEL}`})`,
@@ -414,7 +418,7 @@ async function main(): Promise<number> {
   console.log(`load average (1/5/15 min) at start: ${loadAtStart}`);
   console.log(
     `settings: ${CONNECTIONS} connections, pipelining 1, warm-up ${WARMUP} s per target, ${ROUNDS} rounds of ${DURATION} s per target, ` +
-      `targets alternated (ceiling, minimal, injector) each round`,
+      `targets alternated (${TARGETS.join(', ')}) each round`,
   );
   console.log(
     `request: POST /mutate, AdmissionReview of a controller-created pod, ${fmt(body.size)} bytes of JSON, ` +
@@ -481,7 +485,18 @@ async function main(): Promise<number> {
     const responseFile = join(work, 'response.json');
     writeFileSync(responseFile, first.body);
 
-    const servers = new Map<TargetName, Child>([['injector', injector]]);
+    const quietPort = await freePort();
+    const quiet = startChild(
+      'quiet',
+      [dist, 'serve', '--host', '127.0.0.1', '--port', String(quietPort), '--cert-dir', certDir, '--templates-dir', join(ROOT, 'templates'), '--reload-poll', '0', '--log-level', 'warn', '--shutdown-timeout', '2'],
+      quietPort,
+      'ignore',
+    );
+    await waitReady(quiet);
+    const servers = new Map<TargetName, Child>([
+      ['injector', injector],
+      ['quiet', quiet],
+    ]);
     for (const name of ['ceiling', 'minimal'] as const) {
       const port = await freePort();
       const child = startChild(
@@ -561,6 +576,14 @@ async function main(): Promise<number> {
     const ceil = get('ceiling');
     const ratio = inj.rps / min.rps;
     const verdict = ratio >= TARGET_RATIO ? 'PASS' : 'BELOW';
+    // The rounds alternate the targets, so each round's ratio compares servers under the same conditions.
+    const roundRatios = Array.from({ length: ROUNDS }, (_, i) => {
+      const of = (name: TargetName) => runs.find((r) => r.target === name && r.round === i + 1)?.rps ?? Number.NaN;
+      return of('injector') / of('minimal');
+    });
+    const spread = `${fmt(Math.min(...roundRatios), 2)}–${fmt(Math.max(...roundRatios), 2)}× over ${ROUNDS} rounds (${roundRatios.map((r) => fmt(r, 2)).join(', ')})`;
+    const quietStats = get('quiet');
+    const logLine = `the admission log line costs ${fmt(inj.cpu - quietStats.cpu)} µs of CPU per request (${fmt(inj.cpu)} with it, ${fmt(quietStats.cpu)} at --log-level warn)`;
 
     const table = [
       `Benchmark of \`npm run bench\` (medians of ${ROUNDS} alternated ${DURATION}-s runs per target, ${CONNECTIONS} connections, pipelining 1, HTTPS, ` +
@@ -579,11 +602,14 @@ async function main(): Promise<number> {
       `| minimal handler | ${fmt(ratio, 2)}× | ${fmt(inj.cpu / min.cpu, 2)}× | ${fmt(min.cpu / inj.cpu, 2)}× |`,
       `| ceiling | ${fmt(inj.rps / ceil.rps, 2)}× | ${fmt(inj.cpu / ceil.cpu, 2)}× | ${fmt(ceil.cpu / inj.cpu, 2)}× |`,
       '',
-      `Target: /mutate ≥ ${TARGET_RATIO}× the minimal handler's req/s: **${verdict}** (${fmt(ratio, 2)}×).`,
+      `Target: /mutate ≥ ${TARGET_RATIO}× the minimal handler's req/s: **${verdict}** (median ${fmt(ratio, 2)}×; per round ${spread}).`,
+      '',
+      `Logging: ${logLine}.`,
     ].join('\n');
 
     console.log('');
-    console.log(`injector / minimal: req/s ${fmt(ratio, 2)}×, CPU per request ${fmt(inj.cpu / min.cpu, 2)}×`);
+    console.log(`injector / minimal: req/s ${fmt(ratio, 2)}× (per round ${spread}), CPU per request ${fmt(inj.cpu / min.cpu, 2)}×`);
+    console.log(logLine);
     console.log(`injector / ceiling: req/s ${fmt(inj.rps / ceil.rps, 2)}×, CPU per request ${fmt(inj.cpu / ceil.cpu, 2)}×`);
     console.log(
       `CPU-bound estimate (a server saturating a core of its own, load generator elsewhere): injector / minimal req/s ≈ ${fmt(min.cpu / inj.cpu, 2)}×`,
