@@ -219,11 +219,16 @@ export function uidGenerator(): (n: number) => string {
   return (n) => `${run}-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
 }
 
-/** The body split around the uid: body(n) = prefix + uid(n) + suffix, with no JSON work per request. */
-export function reviewBodyParts(): { prefix: Buffer; suffix: Buffer; uid: (n: number) => string; size: number } {
+/**
+ * The body split around the uid: body(n) = prefix + uid(n) + suffix, with no JSON work per request.
+ * `build` makes the review for a given uid (the benchmark's pod by default).
+ */
+export function reviewBodyParts(
+  build: (uid: string) => Record<string, unknown> = buildReview,
+): { prefix: Buffer; suffix: Buffer; uid: (n: number) => string; size: number } {
   const uid = uidGenerator();
   const marker = uid(0).replace(/./g, 'U'); // same length as every uid, absent from the rest of the document
-  const json = JSON.stringify(buildReview(marker));
+  const json = JSON.stringify(build(marker));
   const at = json.indexOf(marker);
   if (at < 0 || json.indexOf(marker, at + 1) >= 0) throw new Error('the uid marker must occur exactly once');
   return {
