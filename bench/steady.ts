@@ -3,7 +3,8 @@
  * of admissions for a long while. Every 10 s its resident memory (VmRSS of
  * /proc/<pid>/status) is sampled; latencies are kept per 30-s window. At the
  * end it prints the p50/p99 of each window, the RSS slope (least squares,
- * MiB per minute, over the samples after the warm-up) and the largest RSS
+ * MiB per minute, over the samples after the warm-up, and over the second
+ * half of the run) and the largest RSS
  * against half of the chart's memory limit (resources.limits.memory of
  * charts/sidecar-injector/values.yaml). It prints; it asserts nothing.
  *
@@ -159,13 +160,17 @@ async function main(): Promise<number> {
     });
     const steady = samples.filter((s) => s.seconds >= WARMUP);
     const slope = leastSquaresSlope(steady.map((s) => ({ x: s.seconds / 60, y: s.rss / MIB })));
+    // A rise that levels off (V8 growing into its working size) still gives the whole line a slope; the second half shows whether it goes on.
+    const lateHalf = samples.filter((s) => s.seconds >= SECONDS / 2);
+    const lateSlope = leastSquaresSlope(lateHalf.map((s) => ({ x: s.seconds / 60, y: s.rss / MIB })));
     const maxRss = Math.max(...samples.map((s) => s.rss));
     const first = steady[0];
     const last = steady.at(-1);
     console.log('');
     console.log(
       `RSS slope after the ${WARMUP}-s warm-up: ${fmt(slope, 3)} MiB/min over ${steady.length} samples ` +
-        `(${first === undefined || last === undefined ? 'n/a' : `${fmt(first.rss / MIB, 1)} → ${fmt(last.rss / MIB, 1)} MiB`}).`,
+        `(${first === undefined || last === undefined ? 'n/a' : `${fmt(first.rss / MIB, 1)} → ${fmt(last.rss / MIB, 1)} MiB`}); ` +
+        `over the second half of the run: ${fmt(lateSlope, 3)} MiB/min (${lateHalf.length} samples).`,
     );
     console.log(
       `largest RSS ${fmt(maxRss / MIB, 1)} MiB: ${fmt((maxRss / limit.bytes) * 100)} % of the chart's limit ${limit.text}, ` +
