@@ -21,9 +21,10 @@ import type { ClusterNode } from '../test/e2e/harness/node.js';
 import { E2eEnvironment } from '../test/e2e/support/environment.js';
 import { INJECT_ANNOTATION, podManifest, type Kube } from '../test/e2e/support/kube.js';
 import { PodLoad } from '../test/e2e/support/pod-load.js';
+import { envInt } from './env.js';
 
-const PODS = Number(process.env['BENCH_PODS'] ?? 300);
-const ROUNDS = Number(process.env['BENCH_ROUNDS'] ?? 3);
+const PODS = envInt('BENCH_PODS', 300, 1);
+const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);
 const CREATORS = [1, 10, 50];
 const STATES = ['webhook not registered', 'webhook registered'] as const;
 type State = (typeof STATES)[number];

@@ -31,14 +31,7 @@ import { generatedTemplateName, reviewBuilder, writeGeneratedTemplates, type Rev
 import { REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { collectGarbage, cpuSeconds, fmt, heapUsedBytes, loadAverage, machine, makeCertificates, MIB, rssBytes, startServe, type ServeChild } from './serve-child.js';
 import { TEMPLATES_DIR } from '../test/support/paths.js';
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return value;
-}
+import { envInt } from './env.js';
 
 const ADMISSIONS = envInt('BENCH_GROWTH_ADMISSIONS', 3000, 10);
 const CONNECTIONS = envInt('BENCH_GROWTH_CONNECTIONS', 8, 1);

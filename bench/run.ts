@@ -31,17 +31,10 @@ import { fileURLToPath } from 'node:url';
 import { formatDevices, measureDevices } from './devices.js';
 import { summarizeFile } from './profile-top.js';
 import { INJECT_ANNOTATION, REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
+import { envInt } from './env.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return value;
-}
 
 const DURATION = envInt('BENCH_DURATION', 10, 1);
 const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);

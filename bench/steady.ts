@@ -27,14 +27,7 @@ import { serveNamespaces, type FakeApiserver } from './fake-apiserver.js';
 import { REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { cpuSeconds, fmt, loadAverage, machine, makeCertificates, MIB, rssBytes, startServe, type ServeChild } from './serve-child.js';
 import { ROOT, TEMPLATES_DIR } from '../test/support/paths.js';
-
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`${name} must be a whole number >= ${min}, got "${raw}"`);
-  return value;
-}
+import { envInt } from './env.js';
 
 const SECONDS = envInt('BENCH_STEADY_SECONDS', 600, 10);
 const RATE = envInt('BENCH_STEADY_RATE', 500, 1);
