@@ -20,7 +20,6 @@
  * e.g. warn to see what the per-admission log line costs), BENCH_KEEP=1 (keep
  * the temp dir: certificates, the injector's log, the CPU profile).
  */
-import autocannon from 'autocannon';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -29,6 +28,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDevices, measureDevices } from './devices.js';
+import { drive, percentile, stopDriving, type DriveResult } from './drive.js';
 import { summarizeFile } from './profile-top.js';
 import { INJECT_ANNOTATION, REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { envInt } from './env.js';
@@ -220,12 +220,6 @@ function machineTicks(): { busy: number; total: number } {
   return { busy: total - idle, total };
 }
 
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] as number;
-}
-
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -250,55 +244,24 @@ interface RunResult {
 }
 
 const body = reviewBodyParts();
-let uidCounter = 0;
-
-let activeInstance: autocannon.Instance | undefined;
-
-async function load(
-  target: Child,
-  seconds: number,
-): Promise<{ result: autocannon.Result; latencies: Float64Array }> {
+/** Unpaced load for `seconds`, with every response's latency (ms), sorted. */
+async function load(target: Child, seconds: number): Promise<{ result: DriveResult; latencies: Float64Array }> {
   let latencies = new Float64Array(1 << 16);
   let count = 0;
-  const result = await new Promise<autocannon.Result>((done, fail) => {
-    const instance = autocannon(
-      {
-        url: `https://127.0.0.1:${target.port}`,
-        connections: CONNECTIONS,
-        pipelining: 1,
-        duration: seconds,
-        timeout: 10,
-        // autocannon 9 always connects with rejectUnauthorized: false; the
-        // certificate chain is checked once, by the verification request.
-        requests: [
-          {
-            method: 'POST',
-            path: '/mutate',
-            headers: { 'content-type': 'application/json' },
-            // A distinct uid per request, spliced between two constant halves: no JSON work here.
-            setupRequest: (req) => {
-              uidCounter += 1;
-              return { ...req, body: Buffer.concat([body.prefix, Buffer.from(body.uid(uidCounter)), body.suffix]) };
-            },
-          },
-        ],
-      },
-      (error: unknown, result: autocannon.Result) => {
-        activeInstance = undefined;
-        if (error) fail(error instanceof Error ? error : new Error(String(error)));
-        else done(result);
-      },
-    );
-    activeInstance = instance;
-    instance.on('response', (_client, _status, _bytes, responseTime) => {
+  const result = await drive({
+    port: target.port,
+    body,
+    connections: CONNECTIONS,
+    seconds,
+    onResponse: (ms) => {
       if (count === latencies.length) {
         const grown = new Float64Array(latencies.length * 2);
         grown.set(latencies);
         latencies = grown;
       }
-      latencies[count] = responseTime;
+      latencies[count] = ms;
       count += 1;
-    });
+    },
   });
   return { result, latencies: latencies.subarray(0, count).sort() };
 }
@@ -318,15 +281,15 @@ async function measure(target: Child, round: number): Promise<RunResult> {
   const machineAfter = machineTicks();
   const machineBusyCores =
     ((machineAfter.busy - machineBefore.busy) / Math.max(1, machineAfter.total - machineBefore.total)) * availableParallelism();
-  const requests = result.requests.total;
+  const requests = result.requests;
   const serverCores = cpu / wall;
   const loadgenCores = loadgenSeconds / wall;
   return {
     target: name,
     round,
     requests,
-    seconds: result.duration,
-    rps: requests / result.duration,
+    seconds: result.seconds,
+    rps: requests / result.seconds,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     cpuUsPerRequest: requests > 0 ? (cpu * 1e6) / requests : Number.NaN,
@@ -517,7 +480,7 @@ async function main(): Promise<number> {
     if (WARMUP > 0) {
       for (const name of TARGETS) {
         const { result } = await load(servers.get(name) as Child, WARMUP);
-        console.log(`warm-up  ${name.padEnd(8)} ${fmt(result.requests.total / result.duration)} req/s`);
+        console.log(`warm-up  ${name.padEnd(8)} ${fmt(result.requests / result.seconds)} req/s`);
         await sleep(500);
       }
     }
@@ -649,7 +612,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${signal}: stopping the servers`);
-    activeInstance?.stop();
+    stopDriving();
     void stopAll().finally(() => {
       if (workDir !== undefined && !KEEP) rmSync(workDir, { recursive: true, force: true });
       process.exit(130);
