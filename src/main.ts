@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   explain: async () => (await import('./cli/explain.js')).runExplain,
   certs: async () => (await import('./cli/certs.js')).runCerts,
   validate: async () => (await import('./cli/validate.js')).runValidate,
+  policy: async () => (await import('./cli/policy.js')).runPolicy,
 };
 
 const HELP = `Usage: sidecar-injector <command> [options]
@@ -24,6 +25,7 @@ Commands:
   explain -f FILE|-     say per pod template what would be injected, and why not
   certs                 generate a CA and a serving certificate
   validate DIR          check template files
+  policy [FILE...]      print MutatingAdmissionPolicies that inject without the webhook
   version               print the version
 
 Run 'sidecar-injector <command> --help' for the options of a command.

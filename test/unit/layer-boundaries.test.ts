@@ -45,6 +45,13 @@ describe('layer boundaries (eslint no-restricted-imports)', () => {
     expect(await boundaryErrors('src/inject/probe.ts', "import type { TemplateSet } from '../templates/model.js';\nexport type S = TemplateSet;\n")).toEqual([]);
   });
 
+  it('keeps src/policy (the policy compiler) as pure as src/inject, whose rules it reuses', async () => {
+    for (const source of ["import { readFile } from 'node:fs/promises';", "import type { KubeConnection } from '../kube/connection.js';", "import { loadTemplateDirectory } from '../templates/load-directory.js';"]) {
+      expect(await boundaryErrors('src/policy/probe.ts', `${source}\nexport {};\n`)).toEqual([expect.stringMatching(/^no-restricted-imports: .*src\/policy/)]);
+    }
+    expect(await boundaryErrors('src/policy/probe.ts', "import { mergeStatus } from '../inject/patch.js';\nexport { mergeStatus };\n")).toEqual([]);
+  });
+
   it('keeps src/server (HTTP) from the Kubernetes API and the composition', async () => {
     expect(await boundaryErrors('src/server/probe.ts', "import { describeApiError } from '../kube/api-errors.js';\nexport { describeApiError };\n")).toHaveLength(1);
     expect(await boundaryErrors('src/server/probe.ts', "import { startWebhook } from '../serve/webhook.js';\nexport { startWebhook };\n")).toHaveLength(1);

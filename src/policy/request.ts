@@ -1,0 +1,57 @@
+// Whether a pod asks for exactly one template, in CEL, as inject/annotations.ts
+// and decide.ts read the request: the pod's sidecar.example/inject (a list,
+// `true` for the defaults, `false` to opt out), else the defaults of an
+// opted-in namespace (its own sidecar.example/inject list, else the
+// --default-templates). Written as RE2 patterns over the raw annotation so
+// that the webhook's trim() (JavaScript's whitespace, not Go's) and its
+// ASCII-only `true`/`false` are matched exactly.
+import { INJECT_ANNOTATION, INJECTION_LABEL } from '../inject/annotations.js';
+import { celString } from './cel.js';
+
+/** What String.prototype.trim() removes: WhiteSpace and LineTerminator of ECMAScript. */
+const W = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+const SPACE = `[${W}]*`;
+const word = (text: string): string => [...text].map((c) => `[${c}${c.toUpperCase()}]`).join('');
+const OPT_OUT = `^${SPACE}${word('false')}${SPACE}$`;
+const DEFAULTS = `^${SPACE}${word('true')}${SPACE}$`;
+/** A non-empty name somewhere: a character that is neither trimmed nor a comma. */
+const SOME_NAME = `[^${W},]`;
+
+/** Outside a class `-` is literal in both engines (and `\\-` is an error in JavaScript's u mode). */
+const escapeRegex = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
+
+/** Every comma-separated item, trimmed, is empty or `name`, and one is `name`. */
+export function onlyNamePattern(name: string): string {
+  const item = `${SPACE}(?:${escapeRegex(name)})?${SPACE}`;
+  return `^(?:${item},)*${SPACE}${escapeRegex(name)}${SPACE}(?:,${item})*$`;
+}
+
+/**
+ * Variables that tell whether this pod asks for `template` and nothing else;
+ * the last, `asks`, is the answer. (Not match conditions: those cannot read
+ * namespaceObject.)
+ */
+export function requestVariables(template: string, defaultTemplates: readonly string[]): Array<{ name: string; expression: string }> {
+  const only = celString(onlyNamePattern(template));
+  const annotation = (of: string): string => `${of}.metadata.?annotations.orValue({})[?${celString(INJECT_ANNOTATION)}].orValue("")`;
+  const globalOnly = defaultTemplates.length > 0 && new Set(defaultTemplates).size === 1 && defaultTemplates[0] === template;
+  const isNames = (v: string): string => `(${v}.matches(${celString(SOME_NAME)}) && !${v}.matches(${celString(OPT_OUT)}) && !${v}.matches(${celString(DEFAULTS)}))`;
+  return [
+    { name: 'request', expression: annotation('object') },
+    { name: 'namespaceRequest', expression: annotation('namespaceObject') },
+    {
+      name: 'namespaceOptedIn',
+      expression: `namespaceObject.metadata.?labels.orValue({})[?${celString(INJECTION_LABEL)}].orValue("") == "enabled"`,
+    },
+    {
+      name: 'defaultsAreThisAlone',
+      expression: `${isNames('variables.namespaceRequest')} ? variables.namespaceRequest.matches(${only}) : ${globalOnly}`,
+    },
+    {
+      name: 'asks',
+      expression:
+        `!variables.request.matches(${celString(OPT_OUT)}) && (${isNames('variables.request')} ? variables.request.matches(${only}) : ` +
+        `((variables.request.matches(${celString(DEFAULTS)}) || variables.namespaceOptedIn) && variables.defaultsAreThisAlone))`,
+    },
+  ];
+}
