@@ -31,6 +31,8 @@ export default {
           'node',
           'sidecars-at-work',
           'in-cluster',
+          // MutatingAdmissionPolicy is GA from 1.36 only (admissionregistration.k8s.io/v1).
+          'policy-mode',
         ].map((file) => `/test/e2e/${file}\\.test\\.ts$`),
       ],
       setupFiles: ['<rootDir>/test/e2e/support/oldest-kubernetes.ts'],

@@ -1,0 +1,321 @@
+// Policy mode against a real kube-apiserver (control plane only): every pod
+// below is created (server-side dry run) twice, first with the webhook
+// registered, then with the webhook's configuration deleted and only the
+// MutatingAdmissionPolicies of `sidecar-injector policy` applied, and the two
+// pods the apiserver returns must be the same bytes once the fields that
+// differ on every creation are set aside (docs/policy-mode.md "The proof").
+// Not on 1.30 (e2e-oldest): it has no MutatingAdmissionPolicy.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { run } from '../support/run-program.js';
+import { DIST_MAIN, ROOT } from '../support/paths.js';
+import { waitFor } from '../support/wait.js';
+import { E2eEnvironment, stopEnvironment } from './support/environment.js';
+import { CONFIGURATION_NAME } from './support/injector.js';
+import { APP_IMAGE, INJECT_ANNOTATION, STATUS_ANNOTATION, uniqueSuffix, type Kube } from './support/kube.js';
+import { SECOND_WEBHOOK_NAMESPACE_LABEL, secondWebhookConfiguration, startSecondWebhook } from './support/second-webhook.js';
+
+jest.setTimeout(300_000);
+
+type Manifest = Record<string, unknown>;
+
+interface Case {
+  name: string;
+  manifest: () => Manifest;
+  /** Whether the webhook injects (so an equality of two untouched pods is not mistaken for a proof of injection). */
+  injects: boolean;
+  /** A documented difference: the policies leave this pod untouched. */
+  differs?: boolean;
+}
+
+const BUILT_IN = ['log-collector', 'egress-logger', 'http-prober', 'http-interceptor'];
+/** Valid overrides of every overridable parameter of each template. */
+const GOOD_OVERRIDES: Record<string, Record<string, string>> = {
+  'log-collector': { logPath: '/logs/app' },
+  'egress-logger': { port: '15002' },
+  'http-prober': { port: '9090', path: '/ready?full=1', interval: '5' },
+  'http-interceptor': { port: '7000', upstream: 'http://upstream.example:8080/base' },
+  'team-agent': { port: '9200', dataPath: '/data', level: 'debug' },
+};
+/** One override that fails its pattern: the webhook leaves the template out (warn mode). */
+const BAD_OVERRIDES: Record<string, Record<string, string>> = {
+  'log-collector': { logPath: 'relative/path' },
+  'egress-logger': { port: 'eighty' },
+  'http-prober': { interval: '0' },
+  'http-interceptor': { upstream: 'ftp://nope' },
+  'team-agent': { port: '0' },
+};
+
+const overrides = (template: string, values: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(values).map(([param, value]) => [`sidecar.example/${template}.${param}`, value]));
+
+interface PodShape {
+  name?: string;
+  generateName?: string;
+  namespace: string;
+  annotations?: Record<string, string>;
+  serviceAccountName?: string;
+  containers?: Manifest[];
+  initContainers?: Manifest[];
+  volumes?: Manifest[];
+}
+
+/** Two application containers (one sets an env var egress-logger also sets) and an init container of the application. */
+function pod(shape: PodShape): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: shape.name, generateName: shape.generateName, namespace: shape.namespace, annotations: shape.annotations },
+    spec: {
+      serviceAccountName: shape.serviceAccountName,
+      initContainers: shape.initContainers ?? [{ name: 'setup', image: APP_IMAGE }],
+      containers: shape.containers ?? [
+        { name: 'app', image: APP_IMAGE, ports: [{ containerPort: 8080 }] },
+        { name: 'worker', image: APP_IMAGE, env: [{ name: 'HTTP_PROXY', value: 'http://proxy.example:3128' }] },
+      ],
+      volumes: shape.volumes,
+    },
+  };
+}
+
+/** The stored pod without what differs on every creation: uid, times, versions, generated names. */
+function comparable(stdout: string): string {
+  const object = JSON.parse(stdout) as { metadata: Record<string, unknown> };
+  for (const field of ['uid', 'creationTimestamp', 'resourceVersion', 'managedFields']) delete object.metadata[field];
+  if (object.metadata['generateName'] !== undefined) delete object.metadata['name'];
+  // The ServiceAccount admission plugin names the token volume with a random suffix.
+  return JSON.stringify(object).replace(/kube-api-access-[a-z0-9]{5}/g, 'kube-api-access-*');
+}
+
+let env: E2eEnvironment | undefined;
+let kube: Kube;
+let templatesDir: string;
+const ns = { plain: '', optedIn: '', optedInNoList: '', team: '', blue: '', reinvoke: '' };
+const webhookPods = new Map<string, string>();
+const policyPods = new Map<string, string>();
+/** The webhook's pods as the apiserver returned them, to be created again. */
+const webhookRaw = new Map<string, string>();
+
+async function createDryRunRaw(manifest: Manifest): Promise<string> {
+  const result = await kube.kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'json'], { input: JSON.stringify(manifest) });
+  if (result.code !== 0) throw new Error(`kubectl create --dry-run=server failed: ${result.stderr}`);
+  return result.stdout;
+}
+
+const createDryRun = async (manifest: Manifest): Promise<string> => comparable(await createDryRunRaw(manifest));
+
+const injectedBy = (stored: string | undefined): string[] => {
+  if (stored === undefined) return [];
+  const record = (JSON.parse(stored) as { metadata: { annotations?: Record<string, string> } }).metadata.annotations?.[STATUS_ANNOTATION];
+  return record === undefined ? [] : (JSON.parse(record) as { templates: Array<{ name: string }> }).templates.map((t) => t.name);
+};
+
+function cases(): Case[] {
+  const list: Case[] = [];
+  const add = (name: string, injects: boolean, manifest: () => Manifest, differs = false): void => void list.push({ name, injects, manifest, differs });
+  for (const template of BUILT_IN) {
+    add(`${template}: asked by name`, true, () => pod({ name: 'asked', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: template } }));
+    add(`${template}: asked with spaces and empty items`, true, () =>
+      pod({ name: 'spaced', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: ` ${template} ,, ${template}` } }),
+    );
+    add(`${template}: a controller's pod (generateName only)`, true, () =>
+      pod({ generateName: 'web-7d4b9c-', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: template } }),
+    );
+    add(`${template}: overrides that match their patterns`, true, () =>
+      pod({ name: 'overridden', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: template, ...overrides(template, GOOD_OVERRIDES[template] ?? {}) } }),
+    );
+    add(`${template}: an override that fails its pattern`, false, () =>
+      pod({ name: 'bad-override', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: template, ...overrides(template, BAD_OVERRIDES[template] ?? {}) } }),
+    );
+    add(`${template}: reinvocation after a second webhook adds a container`, true, () =>
+      pod({ name: 'reinvoked', namespace: ns.reinvoke, annotations: { [INJECT_ANNOTATION]: template } }),
+    );
+  }
+  add('opted-in namespace: its default list', true, () => pod({ name: 'plain', namespace: ns.optedIn }));
+  add('opted-in namespace: inject "true"', true, () => pod({ name: 'defaults', namespace: ns.optedIn, annotations: { [INJECT_ANNOTATION]: 'true' } }));
+  add('opted-in namespace: opted out with "false"', false, () => pod({ name: 'opted-out', namespace: ns.optedIn, annotations: { [INJECT_ANNOTATION]: 'false' } }));
+  add('opted-in namespace: opted out with " FALSE "', false, () => pod({ name: 'opted-out-caps', namespace: ns.optedIn, annotations: { [INJECT_ANNOTATION]: ' FALSE ' } }));
+  add('opted-in namespace without a default list', false, () => pod({ name: 'plain', namespace: ns.optedInNoList }));
+  add('other namespace: inject "true" and no defaults', false, () => pod({ name: 'defaults', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'true' } }));
+  add('other namespace: no annotation', false, () => pod({ name: 'unasked', namespace: ns.plain }));
+  add('unknown template', false, () => pod({ name: 'unknown', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-colector' } }));
+  add('name conflict: a container named like the sidecar', false, () =>
+    pod({
+      name: 'container-conflict',
+      namespace: ns.plain,
+      annotations: { [INJECT_ANNOTATION]: 'log-collector' },
+      containers: [{ name: 'app', image: APP_IMAGE }, { name: 'log-collector', image: APP_IMAGE }],
+    }),
+  );
+  add('name conflict: a volume named like the template\'s', false, () =>
+    pod({ name: 'volume-conflict', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-collector' }, volumes: [{ name: 'shared-logs', emptyDir: {} }] }),
+  );
+  add('mount path conflict: the application mounts the log path', false, () =>
+    pod({
+      name: 'mount-conflict',
+      namespace: ns.plain,
+      annotations: { [INJECT_ANNOTATION]: 'log-collector' },
+      containers: [{ name: 'app', image: APP_IMAGE, volumeMounts: [{ name: 'mine', mountPath: '/var/log/app' }] }],
+      volumes: [{ name: 'mine', emptyDir: {} }],
+    }),
+  );
+  add('team-agent: allowed namespace and service account (regular containers, before)', true, () =>
+    pod({ name: 'agent', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent' } }),
+  );
+  add('team-agent: overrides, and an override of a parameter that is not overridable', true, () =>
+    pod({ generateName: 'agent-', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent', ...overrides('team-agent', GOOD_OVERRIDES['team-agent'] ?? {}) } }),
+  );
+  add('team-agent: an integer override that fails its pattern', false, () =>
+    pod({ name: 'agent-bad', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent', ...overrides('team-agent', BAD_OVERRIDES['team-agent'] ?? {}) } }),
+  );
+  add('team-agent: service account not allowed', false, () => pod({ name: 'agent-default-sa', namespace: ns.team, annotations: { [INJECT_ANNOTATION]: 'team-agent' } }));
+  add('team-agent: namespace not allowed', false, () => pod({ name: 'agent-elsewhere', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'team-agent' } }));
+  add('late-logger: namespace allowed by its labels (regular containers, after)', true, () =>
+    pod({ name: 'late', namespace: ns.blue, annotations: { [INJECT_ANNOTATION]: 'late-logger' } }),
+  );
+  add('late-logger: namespace without the labels', false, () => pod({ name: 'late', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'late-logger' } }));
+  add('the policy\'s own record, not borne out by the pod: discarded and injected', true, () =>
+    pod({
+      name: 'unsupported-record',
+      namespace: ns.plain,
+      annotations: {
+        [INJECT_ANNOTATION]: 'log-collector',
+        [STATUS_ANNOTATION]: JSON.stringify({ templates: [{ name: 'log-collector', version: '2.0.0' }], containers: [], initContainers: ['log-collector'], volumes: ['shared-logs'] }),
+      },
+    }),
+  );
+  add(
+    'two templates in one pod',
+    true,
+    () => pod({ name: 'two', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-collector,egress-logger' } }),
+    true,
+  );
+  add(
+    'a hand-written record not borne out by the pod',
+    true,
+    () =>
+      pod({
+        name: 'forged',
+        namespace: ns.plain,
+        annotations: { [INJECT_ANNOTATION]: 'log-collector', [STATUS_ANNOTATION]: JSON.stringify({ templates: [{ name: 'log-collector', version: '2.0.0' }], initContainers: ['log-collector'] }) },
+      }),
+    true,
+  );
+  return list;
+}
+
+/** A pod the webhook injected, as a client would create it again (kubectl replace, a copied manifest). */
+function createdAgain(stored: string): Manifest {
+  const object = JSON.parse(stored) as { metadata: Record<string, unknown>; status?: unknown };
+  delete object.status;
+  return object as Manifest;
+}
+
+async function runAll(into: Map<string, string>, raw?: Map<string, string>): Promise<void> {
+  for (const c of cases()) {
+    const stored = await createDryRunRaw(c.manifest());
+    raw?.set(c.name, stored);
+    into.set(c.name, comparable(stored));
+  }
+  // Nothing injected twice: each pod the webhook injected, created again.
+  for (const template of BUILT_IN) {
+    const stored = webhookRaw.get(`${template}: asked by name`);
+    if (stored !== undefined) into.set(`${template}: already injected, created again`, await createDryRun(createdAgain(stored)));
+  }
+}
+
+/** Until a dry-run pod asking for `template` comes back injected (or not): configurations reach the apiserver through informers. */
+async function waitUntilInjects(template: string, namespace: string, expected: boolean, serviceAccountName?: string): Promise<void> {
+  await waitFor(
+    `a pod asking for ${template} in ${namespace} to be ${expected ? '' : 'no longer '}injected`,
+    async () => {
+      const stored = await createDryRun(pod({ name: `probe-${uniqueSuffix()}`, namespace, serviceAccountName, annotations: { [INJECT_ANNOTATION]: template } }));
+      return injectedBy(stored).includes(template) === expected ? true : undefined;
+    },
+    { timeoutMs: 30_000, intervalMs: 250 },
+  );
+}
+
+beforeAll(async () => {
+  env = await E2eEnvironment.start();
+  kube = env.kube;
+  ns.plain = await kube.createNamespace('policy-plain');
+  ns.optedIn = await kube.createNamespace('policy-in', { labels: { 'sidecar.example/injection': 'enabled' }, annotations: { [INJECT_ANNOTATION]: 'log-collector' } });
+  ns.optedInNoList = await kube.createNamespace('policy-in-nolist', { labels: { 'sidecar.example/injection': 'enabled' } });
+  ns.team = await kube.createNamespace('policy-team');
+  ns.blue = await kube.createNamespace('policy-blue', { labels: { team: 'blue' } });
+  ns.reinvoke = await kube.createNamespace('policy-reinvoke', { labels: { [SECOND_WEBHOOK_NAMESPACE_LABEL]: 'enabled' } });
+  await kube.core.createNamespacedServiceAccount({ namespace: ns.team, body: { metadata: { name: 'robot' } } });
+
+  // The built-in templates and two test templates, one of them allowed in ns.team only.
+  templatesDir = await env.temps.copyOfTemplates();
+  const extra = await readFile(join(ROOT, 'test/e2e/policy-mode/team-agent.yaml'), 'utf8');
+  await writeFile(join(templatesDir, 'team-agent.yaml'), extra.replace('[NAMESPACE]', `[${ns.team}]`));
+
+  // A second webhook that adds a container to pods of ns.reinvoke, registered in both modes.
+  const second = await startSecondWebhook({ addContainer: { name: 'added-by-webhook', image: APP_IMAGE } });
+  const secondName = `zz-second-webhook-${uniqueSuffix()}`;
+  env.onStop(async () => {
+    await kube.kubectl(['delete', 'mutatingwebhookconfiguration', secondName, '--ignore-not-found']);
+    await second.close();
+  });
+  await kube.mustApply(secondWebhookConfiguration(secondName, second.url, second.caPem));
+
+  // Webhook mode.
+  await env.startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' }, [], { templatesDir });
+  await waitFor('the second webhook to be called', async () => ((await createDryRun(pod({ name: 'probe', namespace: ns.reinvoke }))).includes('added-by-webhook') ? true : undefined), {
+    timeoutMs: 30_000,
+    intervalMs: 250,
+  });
+  await waitUntilInjects('log-collector', ns.optedIn, true);
+  await runAll(webhookPods, webhookRaw);
+
+  // Policy mode: no webhook configuration, the compiled policies only.
+  expect((await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).code).toBe(0);
+  await waitUntilInjects('log-collector', ns.plain, false);
+  const compiled = await run('node', [DIST_MAIN, 'policy', '--templates-dir', templatesDir]);
+  expect(compiled).toMatchObject({ code: 0, stderr: '' });
+  expect(await kube.kubectl(['apply', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0, stderr: '' });
+  for (const template of BUILT_IN) await waitUntilInjects(template, ns.plain, true);
+  await waitUntilInjects('team-agent', ns.team, true, 'robot');
+  await waitUntilInjects('late-logger', ns.blue, true);
+  await runAll(policyPods);
+}, 600_000);
+
+afterAll(async () => {
+  await stopEnvironment(env);
+}, 60_000);
+
+describe('the pod stored in policy mode equals the pod stored in webhook mode', () => {
+  const all = [
+    ...cases()
+      .filter((c) => c.differs !== true)
+      .map((c) => ({ name: c.name, injects: c.injects })),
+    ...BUILT_IN.map((template) => ({ name: `${template}: already injected, created again`, injects: true })),
+  ];
+
+  it.each(all)('$name', ({ name, injects }) => {
+    const webhook = webhookPods.get(name);
+    expect(webhook).toBeDefined();
+    // The case proves what it says: the webhook did (or did not) inject.
+    expect(injectedBy(webhook).length > 0).toBe(injects);
+    expect(policyPods.get(name)).toBe(webhook);
+  });
+
+  it('a pod created again is left as it was: the record keeps both modes from injecting twice', () => {
+    for (const template of BUILT_IN) {
+      const first = webhookPods.get(`${template}: asked by name`) as string;
+      const again = policyPods.get(`${template}: already injected, created again`) as string;
+      expect(JSON.parse(again)).toEqual(JSON.parse(first));
+    }
+  });
+});
+
+describe('where policy mode differs by design (docs/policy-mode.md)', () => {
+  it.each(cases().filter((c) => c.differs === true))('$name: the webhook injects, the policies leave the pod as it was sent', ({ name }) => {
+    expect(injectedBy(webhookPods.get(name)).length).toBeGreaterThan(0);
+    const policy = JSON.parse(policyPods.get(name) as string) as { metadata: { annotations?: Record<string, string> }; spec: { initContainers?: Array<{ name: string }> } };
+    expect(policy.spec.initContainers?.map((c) => c.name)).toEqual(['setup']);
+  });
+});
