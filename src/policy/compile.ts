@@ -183,7 +183,7 @@ function conflictCel(template: CompiledTemplate): string {
 }
 
 /** The policy and binding of one template the refusals let through. */
-function compileOne(template: CompiledTemplate, options: PolicyOptions): [Record<string, unknown>, Record<string, unknown>] {
+function compileOne(template: CompiledTemplate, known: readonly string[], options: PolicyOptions): [Record<string, unknown>, Record<string, unknown>] {
   const ref = placeholderCel(template);
   const cel = (items: readonly Compiled[]): string[] => items.map((c) => celCompiled(c, ref));
   const native = template.mode === 'native';
@@ -223,7 +223,7 @@ function compileOne(template: CompiledTemplate, options: PolicyOptions): [Record
     ...parsedRecord.volumes.map((n) => `${celString(n)} in ${namesIn('volumes')}`),
   ];
   const variables = [
-    ...requestVariables(template.name, options.defaultTemplates),
+    ...requestVariables(template.name, known, options.defaultTemplates),
     ...params.variables,
     { name: 'appMounts', expression: list(cel(template.appVolumeMounts)) },
     { name: 'appEnv', expression: list(cel(template.appEnv)) },
@@ -272,9 +272,10 @@ function compileOne(template: CompiledTemplate, options: PolicyOptions): [Record
 
 /** Per template, its policy and binding, or why it has none. Refusals are per template: the others still compile. */
 export function compilePolicies(templates: TemplateSet, options: PolicyOptions): TemplatePolicy[] {
+  const known = [...templates.templates.keys()];
   return [...templates.templates.values()].map((template) => {
     const reasons = refusalsOf(template);
     if (reasons.length > 0) return { template: template.name, ok: false, reasons };
-    return { template: template.name, ok: true, objects: compileOne(template, options) };
+    return { template: template.name, ok: true, objects: compileOne(template, known, options) };
   });
 }

@@ -1,5 +1,5 @@
-// Whether a pod asks for exactly one template, in CEL, as inject/annotations.ts
-// and decide.ts read the request: the pod's sidecar.example/inject (a list,
+// Whether a pod asks for one template and no other known one, in CEL, as
+// inject/annotations.ts and decide.ts read the request: the pod's sidecar.example/inject (a list,
 // `true` for the defaults, `false` to opt out), else the defaults of an
 // opted-in namespace (its own sidecar.example/inject list, else the
 // --default-templates). Written as RE2 patterns over the raw annotation so
@@ -20,21 +20,35 @@ const SOME_NAME = `[^${W},]`;
 /** Outside a class `-` is literal in both engines (and `\\-` is an error in JavaScript's u mode). */
 const escapeRegex = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
 
-/** Every comma-separated item, trimmed, is empty or `name`, and one is `name`. */
-export function onlyNamePattern(name: string): string {
-  const item = `${SPACE}(?:${escapeRegex(name)})?${SPACE}`;
-  return `^(?:${item},)*${SPACE}${escapeRegex(name)}${SPACE}(?:,${item})*$`;
+/** One comma-separated item that, trimmed, is one of `names`. */
+export function itemPattern(names: readonly string[]): string {
+  return `^${SPACE}(?:${names.map(escapeRegex).join('|')})${SPACE}$`;
 }
 
 /**
- * Variables that tell whether this pod asks for `template` and nothing else;
- * the last, `asks`, is the answer. (Not match conditions: those cannot read
- * namespaceObject.)
+ * Whether the comma-separated list held by the CEL string `list` names
+ * `template` and no other known template: what the webhook injects then is
+ * that template alone (unknown names are only warned about).
  */
-export function requestVariables(template: string, defaultTemplates: readonly string[]): Array<{ name: string; expression: string }> {
-  const only = celString(onlyNamePattern(template));
+export function aloneInList(list: string, template: string, known: readonly string[]): string {
+  const others = known.filter((name) => name !== template);
+  const items = `${list}.split(",")`;
+  const named = `${items}.exists(item, item.matches(${celString(itemPattern([template]))}))`;
+  return others.length === 0 ? named : `(${named} && !${items}.exists(item, item.matches(${celString(itemPattern(others))})))`;
+}
+
+/**
+ * Variables that tell whether this pod asks for `template` and no other of
+ * the `known` templates; the last, `asks`, is the answer. (Not match
+ * conditions: those cannot read namespaceObject.)
+ */
+export function requestVariables(
+  template: string,
+  known: readonly string[],
+  defaultTemplates: readonly string[],
+): Array<{ name: string; expression: string }> {
   const annotation = (of: string): string => `${of}.metadata.?annotations.orValue({})[?${celString(INJECT_ANNOTATION)}].orValue("")`;
-  const globalOnly = defaultTemplates.length > 0 && new Set(defaultTemplates).size === 1 && defaultTemplates[0] === template;
+  const globalAlone = defaultTemplates.includes(template) && !defaultTemplates.some((name) => name !== template && known.includes(name));
   const isNames = (v: string): string => `(${v}.matches(${celString(SOME_NAME)}) && !${v}.matches(${celString(OPT_OUT)}) && !${v}.matches(${celString(DEFAULTS)}))`;
   return [
     { name: 'request', expression: annotation('object') },
@@ -45,12 +59,12 @@ export function requestVariables(template: string, defaultTemplates: readonly st
     },
     {
       name: 'defaultsAreThisAlone',
-      expression: `${isNames('variables.namespaceRequest')} ? variables.namespaceRequest.matches(${only}) : ${globalOnly}`,
+      expression: `${isNames('variables.namespaceRequest')} ? ${aloneInList('variables.namespaceRequest', template, known)} : ${globalAlone}`,
     },
     {
       name: 'asks',
       expression:
-        `!variables.request.matches(${celString(OPT_OUT)}) && (${isNames('variables.request')} ? variables.request.matches(${only}) : ` +
+        `!variables.request.matches(${celString(OPT_OUT)}) && (${isNames('variables.request')} ? ${aloneInList('variables.request', template, known)} : ` +
         `((variables.request.matches(${celString(DEFAULTS)}) || variables.namespaceOptedIn) && variables.defaultsAreThisAlone))`,
     },
   ];
