@@ -5,6 +5,10 @@
 // maps (which every container is), and dyn values still marshal to JSON.
 import type { Compiled, PlaceholderRef } from '../templates/placeholders.js';
 
+/** The pod under admission, and its annotations (absent ones read as none). */
+export const POD = 'object';
+export const ANNOTATIONS = `${POD}.metadata.?annotations.orValue({})`;
+
 /** A CEL string literal (JSON's escapes are a subset of CEL's). */
 export function celString(text: string): string {
   return JSON.stringify(text);

@@ -274,6 +274,17 @@ function cases(): Case[] {
     const differs = GOLDEN_DIFFERS.get(golden.name);
     add(`golden case ${golden.name}${differs === undefined ? '' : ` (${differs})`}`, golden.recorded, manifest, differs !== undefined);
   }
+  add('the policy\'s own record, not borne out, and a volume conflict: the record is removed', false, () =>
+    pod({
+      name: 'unsupported-record-conflict',
+      namespace: ns.plain,
+      annotations: {
+        [INJECT_ANNOTATION]: 'log-collector',
+        [STATUS_ANNOTATION]: JSON.stringify({ templates: [{ name: 'log-collector', version: '2.0.0' }], containers: [], initContainers: ['log-collector'], volumes: ['shared-logs'] }),
+      },
+      volumes: [{ name: 'shared-logs', emptyDir: {} }],
+    }),
+  );
   add(
     `two templates in one pod (${SEVERAL})`,
     true,
