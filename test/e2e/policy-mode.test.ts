@@ -161,7 +161,7 @@ const namespaceKey = (c: GoldenCase): string => JSON.stringify(c.namespace);
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let templatesDir: string;
-const ns = { plain: '', optedIn: '', optedInNoList: '', team: '', blue: '', reinvoke: '' };
+const ns = { plain: '', optedIn: '', optedInNoList: '', optedInUnknown: '', listed: '', team: '', blue: '', reinvoke: '' };
 const webhookPods = new Map<string, string>();
 const policyPods = new Map<string, string>();
 /** The webhook's pods as the apiserver returned them, to be created again. */
@@ -221,6 +221,9 @@ function cases(): Case[] {
   add('opted-in namespace: opted out with "false"', false, () => pod({ name: 'opted-out', namespace: ns.optedIn, annotations: { [INJECT_ANNOTATION]: 'false' } }));
   add('opted-in namespace: opted out with " FALSE "', false, () => pod({ name: 'opted-out-caps', namespace: ns.optedIn, annotations: { [INJECT_ANNOTATION]: ' FALSE ' } }));
   add('opted-in namespace without a default list', false, () => pod({ name: 'plain', namespace: ns.optedInNoList }));
+  add('opted-in namespace: a default list with a name that is no template', true, () => pod({ name: 'plain', namespace: ns.optedInUnknown }));
+  add('namespace not opted in, with a default list: inject "TRUE"', true, () => pod({ name: 'defaults', namespace: ns.listed, annotations: { [INJECT_ANNOTATION]: 'TRUE' } }));
+  add('namespace not opted in, with a default list: no annotation', false, () => pod({ name: 'unasked', namespace: ns.listed }));
   add('other namespace: inject "true" and no defaults', false, () => pod({ name: 'defaults', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'true' } }));
   add('other namespace: no annotation', false, () => pod({ name: 'unasked', namespace: ns.plain }));
   add('unknown template', false, () => pod({ name: 'unknown', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-colector' } }));
@@ -343,6 +346,11 @@ beforeAll(async () => {
   ns.plain = await kube.createNamespace('policy-plain');
   ns.optedIn = await kube.createNamespace('policy-in', { labels: { 'sidecar.example/injection': 'enabled' }, annotations: { [INJECT_ANNOTATION]: 'log-collector' } });
   ns.optedInNoList = await kube.createNamespace('policy-in-nolist', { labels: { 'sidecar.example/injection': 'enabled' } });
+  ns.optedInUnknown = await kube.createNamespace('policy-in-unknown', {
+    labels: { 'sidecar.example/injection': 'enabled' },
+    annotations: { [INJECT_ANNOTATION]: ' http-prober , not-a-template' },
+  });
+  ns.listed = await kube.createNamespace('policy-listed', { annotations: { [INJECT_ANNOTATION]: 'egress-logger' } });
   ns.team = await kube.createNamespace('policy-team');
   ns.blue = await kube.createNamespace('policy-blue', { labels: { team: 'blue' } });
   ns.reinvoke = await kube.createNamespace('policy-reinvoke', { labels: { [SECOND_WEBHOOK_NAMESPACE_LABEL]: 'enabled' } });
