@@ -4,18 +4,25 @@
  * chart installed with its defaults from the image built from the Dockerfile,
  * the kube-apiserver calling the webhook through its Service (kube-proxy).
  *
- * The same pods, asking for log-collector, are created with the webhook
- * registered and with its MutatingWebhookConfigurations deleted (kept aside
- * and created again, caBundle included), in alternating blocks, by 1, 10 and
- * 50 concurrent creators; the pods never schedule. Each block starts once the
- * apiserver is seen to (not) call the webhook, after a few uncounted pods.
- * Prints the median and p99 of each and the difference. Needs root (the
- * node), like the e2e suite.
+ * The same pods, asking for log-collector, are created in three states, in
+ * rotating blocks, by 1, 10 and 50 concurrent creators (the pods never
+ * schedule): no injection (the chart's MutatingWebhookConfigurations deleted,
+ * kept aside), the webhook registered (created again, caBundle included), and
+ * policy mode (no webhook configuration; the chart's own templates, read from
+ * its ConfigMap, compiled by `sidecar-injector policy` and applied: the
+ * apiserver injects in-process). Each block starts once a server dry run
+ * shows the apiserver injecting or not, after a few uncounted pods. Prints
+ * the median and p99 of each and what each mode adds. Needs root (the node),
+ * like the e2e suite.
  *
  * Environment: BENCH_PODS (pods per block, shared by its creators; 300),
  * BENCH_ROUNDS (3).
  */
-import { availableParallelism, loadavg } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { installChart } from '../test/e2e/harness/in-cluster-chart.js';
 import type { ClusterNode } from '../test/e2e/harness/node.js';
 import { E2eEnvironment } from '../test/e2e/support/environment.js';
@@ -26,7 +33,7 @@ import { envInt } from './env.js';
 const PODS = envInt('BENCH_PODS', 300, 1);
 const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);
 const CREATORS = [1, 10, 50];
-const STATES = ['webhook not registered', 'webhook registered'] as const;
+const STATES = ['no injection', 'webhook registered', 'policy mode'] as const;
 type State = (typeof STATES)[number];
 const ASKING = { [INJECT_ANNOTATION]: 'log-collector' };
 
@@ -56,19 +63,45 @@ async function injectsNow(kube: Kube, namespace: string): Promise<boolean> {
   return [...(spec.containers ?? []), ...(spec.initContainers ?? [])].some((c) => c.name === 'log-collector');
 }
 
-async function setState(kube: Kube, namespace: string, state: State, saved: Array<Record<string, unknown>>): Promise<void> {
-  for (const configuration of saved) {
-    const name = String((configuration['metadata'] as { name: string }).name);
-    const result =
-      state === 'webhook registered'
-        ? await kube.kubectl(['create', '-f', '-'], { input: JSON.stringify(configuration) })
-        : await kube.kubectl(['delete', 'mutatingwebhookconfiguration', name]);
-    if (result.code !== 0) throw new Error(result.stderr);
+/**
+ * What `sidecar-injector policy` prints for the templates the chart installed
+ * (its ConfigMap, one file per key): the policies that inject what its webhook does.
+ */
+async function compiledPolicies(kube: Kube, chartNamespace: string): Promise<string> {
+  const got = await kube.kubectl(['get', 'configmaps', '--namespace', chartNamespace, '-o', 'json']);
+  if (got.code !== 0) throw new Error(got.stderr);
+  const items = (JSON.parse(got.stdout) as { items: Array<{ metadata: { name: string }; data?: Record<string, string> }> }).items;
+  const templates = items.find((item) => item.metadata.name.endsWith('-templates'));
+  if (templates?.data === undefined) throw new Error(`no templates ConfigMap in ${chartNamespace}`);
+  const dir = mkdtempSync(join(tmpdir(), 'bench-policy-'));
+  try {
+    for (const [file, text] of Object.entries(templates.data)) writeFileSync(join(dir, file), text);
+    const main = join(resolve(dirname(fileURLToPath(import.meta.url)), '..'), 'dist', 'main.js');
+    return execFileSync(process.execPath, [main, 'policy', '--templates-dir', dir], { encoding: 'utf8' });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
-  const want = state === 'webhook registered';
+}
+
+async function mustKubectl(kube: Kube, args: string[], input?: string): Promise<void> {
+  const result = await kube.kubectl(args, input === undefined ? {} : { input });
+  if (result.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${result.stderr}`);
+}
+
+/** Leaves `from` for `to`: the webhook configurations and the policies each present only in their own state. */
+async function setState(kube: Kube, namespace: string, from: State, to: State, saved: Array<Record<string, unknown>>, policies: string): Promise<void> {
+  if (from === 'webhook registered') {
+    for (const configuration of saved) {
+      await mustKubectl(kube, ['delete', 'mutatingwebhookconfiguration', String((configuration['metadata'] as { name: string }).name)]);
+    }
+  }
+  if (from === 'policy mode') await mustKubectl(kube, ['delete', '-f', '-'], policies);
+  if (to === 'webhook registered') for (const configuration of saved) await mustKubectl(kube, ['create', '-f', '-'], JSON.stringify(configuration));
+  if (to === 'policy mode') await mustKubectl(kube, ['create', '-f', '-'], policies);
+  const want = to !== 'no injection';
   const deadline = Date.now() + 30_000;
   while ((await injectsNow(kube, namespace)) !== want) {
-    if (Date.now() > deadline) throw new Error(`the apiserver did not see "${state}" within 30 s`);
+    if (Date.now() > deadline) throw new Error(`the apiserver did not see "${to}" within 30 s`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
@@ -106,6 +139,7 @@ async function main(): Promise<void> {
     env.onStop(async () => load.close());
     const namespace = await env.kube.createNamespace('bench');
     const saved = await webhookConfigurations(env.kube);
+    const policies = await compiledPolicies(env.kube, chart.namespace);
     const samples = new Map<string, number[]>();
     let serial = 0;
     const create = async (count: number, creators: number, list?: number[]) =>
@@ -122,11 +156,12 @@ async function main(): Promise<void> {
     const callsBy = new Map<number, { sum: number; count: number }>();
     let state: State = 'webhook registered';
     for (let round = 0; round < ROUNDS; round++) {
-      // Each round starts with the state the last one ended in, so the order alternates.
-      for (const next of round % 2 === 0 ? [...STATES].reverse() : STATES) {
-        if (next !== state) await setState(env.kube, namespace, next, saved);
+      // Each round starts with the state the last one ended in, so the order rotates.
+      const order: State[] = [...STATES.slice(STATES.indexOf(state)), ...STATES.slice(0, STATES.indexOf(state))];
+      for (const next of round % 2 === 0 ? order : [order[0]!, ...order.slice(1).reverse()]) {
+        if (next !== state) await setState(env.kube, namespace, state, next, saved, policies);
         state = next;
-        // Uncounted: new connections from the apiserver, the webhook's JIT after a pause.
+        // Uncounted: new connections from the apiserver, the webhook's JIT (or the policies' CEL) after a pause.
         await create(20, 5);
         for (const creators of CREATORS) {
           const key = `${creators}\t${state}`;
@@ -140,7 +175,7 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (state !== 'webhook registered') await setState(env.kube, namespace, 'webhook registered', saved);
+    if (state !== 'webhook registered') await setState(env.kube, namespace, state, 'webhook registered', saved, policies);
     console.log(
       `\ncreate pod through the kube-apiserver, ${chart.image.name} in the cluster (2 replicas, Service via kube-proxy);` +
         `\n${ROUNDS} rounds × ${PODS} pods per block asking for log-collector; ${availableParallelism()} CPUs, load average ${loadavg()[0]?.toFixed(2)}\n`,
@@ -157,7 +192,7 @@ async function main(): Promise<void> {
       }
       const calls = callsBy.get(creators);
       const mean = calls === undefined || calls.count === 0 ? Number.NaN : (calls.sum / calls.count) * 1000;
-      console.log(`${''.padEnd(20)}added by injection at the median: ${((medians[1] ?? 0) - (medians[0] ?? 0)).toFixed(1)} ms`);
+      console.log(`${''.padEnd(20)}added at the median: webhook ${((medians[1] ?? 0) - (medians[0] ?? 0)).toFixed(1)} ms, policy mode ${((medians[2] ?? 0) - (medians[0] ?? 0)).toFixed(1)} ms`);
       console.log(`${''.padEnd(20)}the apiserver's call to the webhook: ${mean.toFixed(2)} ms on average (apiserver_admission_webhook_admission_duration_seconds)\n`);
     }
   } finally {
