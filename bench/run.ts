@@ -13,7 +13,7 @@
  * reported, with the injector/minimal ratio of each round (its spread).
  * Server CPU time comes from /proc/<pid>/stat.
  *
- * Environment: BENCH_DURATION (s per measured run, 10), BENCH_ROUNDS (3),
+ * Environment: BENCH_DURATION (s per measured run, 6), BENCH_ROUNDS (5),
  * BENCH_CONNECTIONS (32), BENCH_WARMUP (s per target, 3), BENCH_CPU_PROF=1
  * (run the injector under --cpu-prof and print its hottest functions; the
  * figures of such a run are not comparable), BENCH_INJECTOR_LOG_LEVEL (info;
@@ -36,8 +36,10 @@ import { envInt } from './env.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
 
-const DURATION = envInt('BENCH_DURATION', 10, 1);
-const ROUNDS = envInt('BENCH_ROUNDS', 3, 1);
+// More, shorter rounds rather than a few long ones: a burst of other work on the
+// shared machine then spoils one round's ratio, and the median sets it aside.
+const DURATION = envInt('BENCH_DURATION', 6, 1);
+const ROUNDS = envInt('BENCH_ROUNDS', 5, 1);
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 32, 1);
 const WARMUP = envInt('BENCH_WARMUP', 3, 0);
 const PROFILE = process.env['BENCH_CPU_PROF'] === '1';
