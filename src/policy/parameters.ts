@@ -44,9 +44,11 @@ export function parameterVariables(template: CompiledTemplate): { variables: Arr
     const translated = translatePattern(parameter.patternSource);
     if (!translated.ok) throw new Error('unreachable: refusals are checked first');
     let check = `variables.${name}.matches(${celString(translated.re2)})`;
-    // As decide.ts: an integer override must be a 32-bit integer; the size guard keeps int() from overflowing.
+    // As decide.ts: an integer override must be a 32-bit integer. Leading zeros
+    // are fine there (Number("007") is 7); at most ten digits after them keep
+    // int() from overflowing before the range check.
     if (parameter.type === 'integer') {
-      check += ` && variables.${name}.matches('^-?[0-9]+$') && size(variables.${name}) <= 11 && int(variables.${name}) >= -2147483648 && int(variables.${name}) <= 2147483647`;
+      check += ` && variables.${name}.matches('^-?0*[0-9]{1,10}$') && int(variables.${name}) >= -2147483648 && int(variables.${name}) <= 2147483647`;
     }
     checks.push(`(!(${key} in ${ANNOTATIONS}) || (${check}))`);
   });

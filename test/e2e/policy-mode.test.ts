@@ -46,7 +46,7 @@ const BAD_OVERRIDES: Record<string, Record<string, string>> = {
   'egress-logger': { port: 'eighty' },
   'http-prober': { interval: '0' },
   'http-interceptor': { upstream: 'ftp://nope' },
-  'team-agent': { port: '0' },
+  'team-agent': { port: 'x9' },
 };
 
 const overrides = (template: string, values: Record<string, string>): Record<string, string> =>
@@ -255,6 +255,12 @@ function cases(): Case[] {
   );
   add('team-agent: an integer override that fails its pattern', false, () =>
     pod({ name: 'agent-bad', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent', ...overrides('team-agent', BAD_OVERRIDES['team-agent'] ?? {}) } }),
+  );
+  add('team-agent: an integer override with leading zeros (a 32-bit integer all the same)', true, () =>
+    pod({ name: 'agent-zeros', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent', ...overrides('team-agent', { port: '000000009300' }) } }),
+  );
+  add('team-agent: an integer override that matches its pattern but is no 32-bit integer', false, () =>
+    pod({ name: 'agent-huge', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent', ...overrides('team-agent', { port: '99999999999' }) } }),
   );
   add('team-agent: service account not allowed', false, () => pod({ name: 'agent-default-sa', namespace: ns.team, annotations: { [INJECT_ANNOTATION]: 'team-agent' } }));
   add('team-agent: namespace not allowed', false, () => pod({ name: 'agent-elsewhere', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'team-agent' } }));
