@@ -72,7 +72,7 @@ function compileOne(template: CompiledTemplate, known: readonly string[], option
   ].filter((ops) => ops !== '[]');
   const completeOps = hasMounts || hasEnv ? appOps(parsedRecord.containers, parsedRecord.initContainers).filter((ops) => ops !== '[]') : [];
 
-  const namesIn = (of: string): string => `${POD}.spec.?${of}.orValue([]).map(x, x.name)`;
+  const namesIn = (of: string): string => `${POD}.spec.?${of}.orValue([]).map(x, x.?name.orValue(""))`;
   const borneOut = [
     ...parsedRecord.containers.map((n) => `${celString(n)} in ${namesIn('containers')}`),
     ...parsedRecord.initContainers.map((n) => `${celString(n)} in ${namesIn('initContainers')}`),

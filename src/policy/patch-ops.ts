@@ -1,5 +1,9 @@
 // patch.ts's rules as CEL that builds JSONPatch operations: the same
 // operations, in the same order, as the webhook's patch for one template.
+// Fields of the pod are read as optional (`c.?name`) even where the API
+// requires them: on a pod without them a CEL error would refuse it with the
+// policy's message, where the apiserver's validation names the field
+// (docs/patch-rules.md, "An invalid pod is left to the apiserver").
 import type { CompiledTemplate } from '../templates/model.js';
 import { celStrings, POD } from './cel.js';
 
@@ -23,16 +27,16 @@ export function applicationOps(listPath: 'containers' | 'initContainers', skip: 
   const per: string[] = [];
   const path = `"/spec/${listPath}/" + string(i)`;
   if (hasMounts) {
-    const missing = 'variables.appMounts.filter(m, !c.?volumeMounts.orValue([]).exists(x, x.mountPath == m.mountPath))';
+    const missing = 'variables.appMounts.filter(m, !c.?volumeMounts.orValue([]).exists(x, x.?mountPath.orValue("") == m.mountPath))';
     per.push(appendCel(`${path} + "/volumeMounts"`, 'c.volumeMounts', missing));
   }
   if (hasEnv) {
-    const missing = 'variables.appEnv.filter(e, !c.?env.orValue([]).exists(x, x.name == e.name))';
+    const missing = 'variables.appEnv.filter(e, !c.?env.orValue([]).exists(x, x.?name.orValue("") == e.name))';
     per.push(appendCel(`${path} + "/env"`, 'c.env', missing));
   }
   if (per.length === 0) return '[]';
-  const source = listPath === 'containers' ? `${POD}.spec.containers` : `${POD}.spec.?initContainers.orValue([])`;
-  const skipped = skip.length === 0 ? '' : `c.name in ${celStrings(skip)} ? [] : `;
+  const source = `${POD}.spec.?${listPath}.orValue([])`;
+  const skipped = skip.length === 0 ? '' : `c.?name.orValue("") in ${celStrings(skip)} ? [] : `;
   return `${source}.transformList(i, c, ${skipped}${per.join(' + ')}).flatten()`;
 }
 
@@ -53,18 +57,18 @@ export function reachesInitContainers(template: CompiledTemplate): boolean {
 }
 
 /** Names every container of the pod uses: the template's must not clash with any. */
-const POD_CONTAINER_NAMES = `(${POD}.spec.containers.map(c, c.name) + ${POD}.spec.?initContainers.orValue([]).map(c, c.name) + ${POD}.spec.?ephemeralContainers.orValue([]).map(c, c.name))`;
+const POD_CONTAINER_NAMES = `[${['containers', 'initContainers', 'ephemeralContainers'].map((list) => `${POD}.spec.?${list}.orValue([]).map(c, c.?name.orValue(""))`).join(', ')}].flatten()`;
 
 /** A CEL condition that holds when the template clashes with the pod (decide.ts TakenNames). */
 export function conflictCel(template: CompiledTemplate): string {
   const terms: string[] = [];
   const containers = [...template.initContainerNames, ...template.containerNames];
   if (containers.length > 0) terms.push(`${POD_CONTAINER_NAMES}.exists(n, n in ${celStrings(containers)})`);
-  if (template.volumeNames.length > 0) terms.push(`${POD}.spec.?volumes.orValue([]).exists(v, v.name in ${celStrings(template.volumeNames)})`);
+  if (template.volumeNames.length > 0) terms.push(`${POD}.spec.?volumes.orValue([]).exists(v, v.?name.orValue("") in ${celStrings(template.volumeNames)})`);
   if (template.appVolumeMounts.length > 0) {
     const mounts = (source: string): string =>
-      `${source}.exists(c, c.?volumeMounts.orValue([]).exists(m, variables.appMounts.exists(a, a.mountPath == m.mountPath)))`;
-    terms.push(mounts(`${POD}.spec.containers`));
+      `${source}.exists(c, c.?volumeMounts.orValue([]).exists(m, variables.appMounts.exists(a, a.mountPath == m.?mountPath.orValue(""))))`;
+    terms.push(mounts(`${POD}.spec.?containers.orValue([])`));
     if (reachesInitContainers(template)) terms.push(mounts(`${POD}.spec.?initContainers.orValue([])`));
   }
   return terms.length === 0 ? 'false' : terms.join(' || ');

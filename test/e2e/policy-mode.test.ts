@@ -172,11 +172,15 @@ const plainPods = new Map<string, string>();
 /** What a pod refused by the apiserver compares as: the webhook's message and the apiserver's own differ. */
 const REFUSED = 'refused';
 /**
- * The one case refused in both modes: annotations that the record takes past
- * 256 KiB are denied by the webhook, and by the apiserver's validation after
- * the policy added the record.
+ * The cases refused in both modes, and what the webhook's refusal says:
+ * annotations that the record takes past 256 KiB are denied by the webhook,
+ * and by the apiserver's validation once the policy added the record; an
+ * invalid pod is refused by the apiserver's validation in both.
  */
-const REFUSED_IN_BOTH = new Set(['golden case annotation-budget-exceeded-denies']);
+const REFUSED_IN_BOTH = new Map([
+  ['golden case annotation-budget-exceeded-denies', 'over the limit of 262144'],
+  ['an invalid pod: a container without a name', 'spec.containers[0].name: Required value'],
+]);
 
 async function createDryRunRaw(manifest: Manifest): Promise<string> {
   const result = await kube.kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'json'], { input: JSON.stringify(manifest) });
@@ -246,6 +250,9 @@ function cases(): Case[] {
       containers: [{ name: 'app', image: APP_IMAGE, volumeMounts: [{ name: 'mine', mountPath: '/var/log/app' }] }],
       volumes: [{ name: 'mine', emptyDir: {} }],
     }),
+  );
+  add('an invalid pod: a container without a name', false, () =>
+    pod({ name: 'nameless', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-collector' }, containers: [{ image: APP_IMAGE }] }),
   );
   add('team-agent: allowed namespace and service account (regular containers, before)', true, () =>
     pod({ name: 'agent', namespace: ns.team, serviceAccountName: 'robot', annotations: { [INJECT_ANNOTATION]: 'team-agent' } }),
@@ -422,7 +429,7 @@ describe('the pod stored in policy mode equals the pod stored in webhook mode', 
     const webhook = webhookPods.get(name);
     expect(webhook).toBeDefined();
     // A refusal is one of those documented, never a pod the test meant to be stored.
-    if (webhook === REFUSED) expect({ name, refused: webhookRaw.get(name) }).toEqual({ name, refused: expect.stringContaining(REFUSED_IN_BOTH.has(name) ? 'over the limit' : 'not expected') });
+    if (webhook === REFUSED) expect({ name, refused: webhookRaw.get(name) }).toEqual({ name, refused: expect.stringContaining(REFUSED_IN_BOTH.get(name) ?? 'no refusal expected') });
     // The case proves what it says: the webhook did (or did not) inject.
     expect(injectedBy(webhook).length > 0).toBe(injects);
     expect(policyPods.get(name)).toBe(webhook);
