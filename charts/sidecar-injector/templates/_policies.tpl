@@ -1,0 +1,71 @@
+{{/*
+Mode (values `mode`): `webhook` runs the Deployment behind the
+MutatingWebhookConfiguration; `policy` installs MutatingAdmissionPolicies
+only; `both` installs the two during a migration. "true" or "".
+*/}}
+{{- define "sidecar-injector.runsWebhook" -}}
+{{- if ne .Values.mode "policy" }}true{{ end }}
+{{- end }}
+
+{{- define "sidecar-injector.runsPolicies" -}}
+{{- if ne .Values.mode "webhook" }}true{{ end }}
+{{- end }}
+
+{{/*
+The hash scripts/generate-policies.ts records in files/admission-policies.yaml
+(policySourceHash): one line per template file, "<file> <sha256 of its
+text>", in byte order, then "defaultTemplates <comma-joined list>".
+*/}}
+{{- define "sidecar-injector.policySourceHash" -}}
+{{- $lines := list }}
+{{- range $file := keys .Values.sidecarTemplates | sortAlpha }}
+{{- $lines = append $lines (printf "%s %s" $file (sha256sum (get $.Values.sidecarTemplates $file))) }}
+{{- end }}
+{{- $lines = append $lines (printf "defaultTemplates %s" (join "," .Values.config.defaultTemplates)) }}
+{{- join "\n" $lines | sha256sum }}
+{{- end }}
+
+{{/*
+The admission policy objects, as JSON {"objects": [...]}: policy.manifests
+(the output of `sidecar-injector policy`, passed with --set-file) or else the
+committed compilation of the default templates, which is refused when
+sidecarTemplates or config.defaultTemplates differ from what it was compiled
+from. Fails on anything that would not inject what the webhook would.
+*/}}
+{{- define "sidecar-injector.policyObjects" -}}
+{{- $minimum := "1.36.0-0" }}
+{{- if not (semverCompare (printf ">=%s" $minimum) .Capabilities.KubeVersion.Version) }}
+{{- fail (printf "mode=%s needs Kubernetes 1.36 or newer (MutatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster is %s: use mode=webhook" .Values.mode .Capabilities.KubeVersion.Version) }}
+{{- end }}
+{{- if not .Values.config.nativeSidecars }}
+{{- fail (printf "mode=%s with config.nativeSidecars=false: the policies always inject native sidecars (docs/policy-mode.md); use mode=webhook" .Values.mode) }}
+{{- end }}
+{{- if and (eq .Values.mode "policy") (eq .Values.config.onProblem "deny") }}
+{{- fail "mode=policy with config.onProblem=deny: the policies leave a template with a problem out and cannot refuse the pod (docs/policy-mode.md); use mode=both or webhook" }}
+{{- end }}
+{{- $objects := list }}
+{{- if .Values.policy.manifests }}
+{{- range $document := regexSplit "(?m)^---[ \t]*$" .Values.policy.manifests -1 }}
+{{- $object := fromYaml $document }}
+{{- if hasKey $object "Error" }}
+{{- fail (printf "policy.manifests: a document is not a YAML object (%s)" $object.Error) }}
+{{- end }}
+{{- if $object }}
+{{- if not (and (eq (toString $object.apiVersion) "admissionregistration.k8s.io/v1") (has (toString $object.kind) (list "MutatingAdmissionPolicy" "MutatingAdmissionPolicyBinding" "ValidatingAdmissionPolicy" "ValidatingAdmissionPolicyBinding"))) }}
+{{- fail (printf "policy.manifests holds a %s %s: only the output of `sidecar-injector policy` (admissionregistration.k8s.io/v1 admission policies and their bindings) belongs there" (toString $object.apiVersion) (toString $object.kind)) }}
+{{- end }}
+{{- $objects = append $objects $object }}
+{{- end }}
+{{- end }}
+{{- if not $objects }}
+{{- fail "policy.manifests holds no object: pass the output of `sidecar-injector policy` (--set-file policy.manifests=FILE)" }}
+{{- end }}
+{{- else }}
+{{- $generated := .Files.Get "files/admission-policies.yaml" | fromYaml }}
+{{- if ne (include "sidecar-injector.policySourceHash" .) (toString $generated.sourceHash) }}
+{{- fail (printf "mode=%s: sidecarTemplates or config.defaultTemplates differ from the chart's defaults, which are all the chart has compiled to policies (Helm cannot run the compiler). Compile yours and pass them: sidecar-injector policy --templates-dir DIR [--default-templates LIST] > policies.yaml, then --set-file policy.manifests=policies.yaml (docs/installing.md#policy-mode)" .Values.mode) }}
+{{- end }}
+{{- $objects = $generated.objects }}
+{{- end }}
+{{- dict "objects" $objects | toJson }}
+{{- end }}

@@ -1,0 +1,206 @@
+// The chart's `mode` without a cluster: which objects each mode renders, the
+// committed compilation of the default templates (files/admission-policies.yaml)
+// staying what `npm run generate:policies` writes and what
+// `sidecar-injector policy` prints, the refusals (changed templates without
+// policy.manifests, Kubernetes older than 1.36, settings the policies cannot
+// honour) and NOTES.txt. The policy renderings are not in ci/*-values.yaml:
+// test/e2e/helm.test.ts dry-runs those on 1.30 too, which has no
+// MutatingAdmissionPolicy; test/e2e/helm-policy-mode.test.ts dry-runs them
+// on 1.37 instead.
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { cpSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { generatePolicies, POLICIES_FILE, VALUES_FILE } from '../../scripts/generate-policies.js';
+import { DIST_MAIN, TEMPLATES_DIR } from '../support/paths.js';
+import { CHART_DIR, helm, parseObjects, renderChart, run, templateArgs, type K8sObject, type RenderOptions } from './support/helm.js';
+
+jest.setTimeout(60_000);
+
+type Json = Record<string, unknown>;
+const POLICY_KINDS = ['MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding'];
+/** The helm test hook's objects, rendered in every mode: the apiserver injects its dry-run pod either way. */
+const TEST_HOOK = ['Pod/sidecar-injector-test', 'Role/sidecar-injector-test', 'RoleBinding/sidecar-injector-test', 'ServiceAccount/sidecar-injector-test'];
+
+let work: string;
+let cliPolicies: string;
+
+beforeAll(async () => {
+  await helm(['version', '--short']);
+  work = mkdtempSync(join(tmpdir(), 'chart-policy-'));
+  const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', TEMPLATES_DIR]);
+  if (printed.code !== 0) throw new Error(`sidecar-injector policy failed: ${printed.stderr}`);
+  cliPolicies = join(work, 'policies.yaml');
+  writeFileSync(cliPolicies, printed.stdout);
+}, 900_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const render = async (options: RenderOptions): Promise<K8sObject[]> => parseObjects(await renderChart(options));
+const names = (objects: readonly K8sObject[]): string[] => objects.map((o) => `${o.kind}/${o.metadata.name}`).sort();
+const refusal = async (options: RenderOptions): Promise<string> => {
+  const result = await helm(templateArgs(options));
+  expect(result.code).not.toBe(0);
+  return result.stderr;
+};
+/** An object as `sidecar-injector policy` prints it, without what the chart adds (its labels, its namespace exclusions). */
+const asPrinted = (object: K8sObject): Json => {
+  const copy = structuredClone(object) as unknown as Json & { metadata: Json; spec: Json };
+  copy.metadata['labels'] = Object.fromEntries(Object.entries(object.metadata.labels ?? {}).filter(([k]) => k === 'app.kubernetes.io/managed-by' || k.startsWith('sidecar.example/')));
+  delete (copy.spec['matchResources'] as Json | undefined)?.['namespaceSelector'];
+  return copy;
+};
+/** Helm groups the documents of a file by kind: compared in one order. */
+const comparable = (objects: readonly K8sObject[]): Json[] =>
+  [...objects].sort((a, b) => `${a.kind}/${a.metadata.name}`.localeCompare(`${b.kind}/${b.metadata.name}`)).map(asPrinted);
+
+describe('the committed compilation of the default templates', () => {
+  it('is what npm run generate:policies writes', () => {
+    const committed = readFileSync(POLICIES_FILE, 'utf8');
+    expect(generatePolicies(readFileSync(VALUES_FILE, 'utf8')) === committed ? 'up to date' : 'differs: run npm run generate:policies').toBe('up to date');
+  });
+
+  it('renders, in mode policy, exactly what sidecar-injector policy prints for templates/ (plus the chart\'s labels and exclusions)', async () => {
+    const rendered = (await render({ set: ['mode=policy'] })).filter((o) => POLICY_KINDS.includes(o.kind));
+    const printed = parseObjects(readFileSync(cliPolicies, 'utf8'));
+    expect(printed.map((o) => o.kind)).toEqual(expect.arrayContaining(POLICY_KINDS));
+    expect(comparable(rendered)).toEqual(comparable(printed));
+    for (const o of rendered) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'sidecar-injector', 'app.kubernetes.io/managed-by': 'sidecar-injector' });
+  });
+
+  it('is refused when sidecarTemplates or config.defaultTemplates were changed, and policy.manifests is what is rendered then', async () => {
+    const values = parse(readFileSync(VALUES_FILE, 'utf8')) as { sidecarTemplates: Record<string, string> };
+    const changed = join(work, 'changed-values.yaml');
+    const text = (values.sidecarTemplates['log-collector.yaml'] ?? '').replace('busybox:1.37', 'busybox:1.36');
+    writeFileSync(changed, JSON.stringify({ sidecarTemplates: { 'log-collector.yaml': text } }));
+    for (const options of [{ valuesFiles: [changed] }, { set: ['config.defaultTemplates={log-collector}'] }]) {
+      for (const mode of ['policy', 'both']) {
+        const stderr = await refusal({ ...options, set: [...(options.set ?? []), `mode=${mode}`] });
+        expect(stderr).toContain(`mode=${mode}: sidecarTemplates or config.defaultTemplates differ from the chart's defaults`);
+        expect(stderr).toContain('--set-file policy.manifests=policies.yaml');
+      }
+    }
+    // Unchanged values hash as the generator recorded (sprig's sha256sum and node's agree).
+    expect(names(await render({ set: ['mode=policy'] })).length).toBeGreaterThan(0);
+
+    const own = join(work, 'own.yaml');
+    const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', TEMPLATES_DIR, '--default-templates', 'log-collector']);
+    writeFileSync(own, printed.stdout);
+    const rendered = (await render({ set: ['mode=policy', 'config.defaultTemplates={log-collector}'], extraArgs: ['--set-file', `policy.manifests=${own}`] })).filter((o) => POLICY_KINDS.includes(o.kind));
+    expect(comparable(rendered)).toEqual(comparable(parseObjects(printed.stdout)));
+  });
+
+  it('policy.manifests must hold admission policies: anything else, or nothing, is refused', async () => {
+    const other = join(work, 'other.yaml');
+    writeFileSync(other, `${readFileSync(cliPolicies, 'utf8')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`);
+    expect(await refusal({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${other}`] })).toContain('policy.manifests holds a v1 ConfigMap');
+    const empty = join(work, 'empty.yaml');
+    writeFileSync(empty, '---\n# nothing\n');
+    expect(await refusal({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${empty}`] })).toContain('policy.manifests holds no object');
+  });
+});
+
+describe('the objects of each mode', () => {
+  // Every optional webhook object turned on: policy mode must still render none of them.
+  const everything = ['networkPolicy.enabled=true', 'serviceMonitor.enabled=true', 'config.reconcileMissed=delete', 'config.metricsPort=9090'];
+
+  it('webhook (the default): the webhook and its objects, no policy', async () => {
+    const objects = await render({ set: everything });
+    const kinds = objects.map((o) => o.kind);
+    for (const kind of ['Deployment', 'Service', 'ConfigMap', 'MutatingWebhookConfiguration', 'ClusterRole', 'PodDisruptionBudget', 'NetworkPolicy', 'ServiceMonitor']) expect(kinds).toContain(kind);
+    for (const kind of POLICY_KINDS) expect(kinds).not.toContain(kind);
+  });
+
+  it.each(['self-managed', 'cert-manager'])('policy (certificates %s): the policies, their bindings and the helm test hook, nothing else', async (certificates) => {
+    const objects = await render({ set: ['mode=policy', `certificates.mode=${certificates}`, ...everything] });
+    expect(names(objects)).toEqual(
+      [
+        ...['egress-logger', 'http-interceptor', 'http-prober', 'log-collector'].flatMap((t) => POLICY_KINDS.map((kind) => `${kind}/sidecar-injector.${t}`)),
+        ...TEST_HOOK,
+      ].sort(),
+    );
+  });
+
+  it('both: every object of webhook mode and every policy of policy mode', async () => {
+    const webhook = names(await render({ set: everything }));
+    const policy = names(await render({ set: ['mode=policy', ...everything] }));
+    expect(names(await render({ set: ['mode=both', ...everything] }))).toEqual([...new Set([...webhook, ...policy])].sort());
+  });
+
+  it('each binding skips the namespaces the webhook configuration skips: kube-*, the release namespace, webhook.excludeNamespaces', async () => {
+    const objects = await render({ namespace: 'injector', set: ['mode=both', 'webhook.excludeNamespaces={batch,legacy}'] });
+    const bindings = objects.filter((o) => o.kind === 'MutatingAdmissionPolicyBinding');
+    expect(bindings).toHaveLength(4);
+    const excluded = ['kube-system', 'kube-node-lease', 'kube-public', 'injector', 'batch', 'legacy'];
+    for (const binding of bindings) {
+      expect((binding['spec'] as Json)['matchResources']).toEqual({
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded }] },
+      });
+    }
+    const webhooks = (objects.find((o) => o.kind === 'MutatingWebhookConfiguration')?.['webhooks'] ?? []) as Array<{ namespaceSelector: { matchExpressions: Json[] } }>;
+    for (const webhook of webhooks) {
+      expect(webhook.namespaceSelector.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded });
+    }
+  });
+});
+
+describe('what the policies cannot do is refused, not installed', () => {
+  it.each(['policy', 'both'])('mode %s needs Kubernetes 1.36 (the chart itself admits 1.30)', async (mode) => {
+    expect(await refusal({ set: [`mode=${mode}`], extraArgs: ['--kube-version', '1.35.4'] })).toContain(
+      `mode=${mode} needs Kubernetes 1.36 or newer (MutatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster is v1.35.4: use mode=webhook`,
+    );
+    expect(names(await render({ set: [`mode=${mode}`], extraArgs: ['--kube-version', '1.36.0'] }))).toContain('MutatingAdmissionPolicy/sidecar-injector.log-collector');
+    expect(names(await render({ extraArgs: ['--kube-version', '1.30.0'] }))).toContain('Deployment/sidecar-injector');
+  });
+
+  it('config.nativeSidecars=false (policies always inject native sidecars), and config.onProblem=deny without the webhook', async () => {
+    for (const mode of ['policy', 'both']) {
+      expect(await refusal({ set: [`mode=${mode}`, 'config.nativeSidecars=false'] })).toContain(`mode=${mode} with config.nativeSidecars=false`);
+    }
+    expect(await refusal({ set: ['mode=policy', 'config.onProblem=deny'] })).toContain('mode=policy with config.onProblem=deny');
+    // In both, the webhook still denies what it is sent.
+    expect(names(await render({ set: ['mode=both', 'config.onProblem=deny'] }))).toContain('Deployment/sidecar-injector');
+  });
+
+  it('the schema admits the three modes only', async () => {
+    expect(await refusal({ set: ['mode=policies'] })).toMatch(/at '\/mode': value must be one of 'webhook', 'policy', 'both'/);
+  });
+});
+
+describe('NOTES.txt says what was installed', () => {
+  let notesChart: string;
+
+  beforeAll(() => {
+    // helm template does not render NOTES.txt: a copy of the chart renders it as a value.
+    notesChart = join(work, 'chart');
+    cpSync(CHART_DIR, notesChart, { recursive: true });
+    const notes = join(notesChart, 'templates', 'NOTES.txt');
+    writeFileSync(join(notesChart, 'templates', 'notes.yaml'), `{{- define "notes.text" -}}\n${readFileSync(notes, 'utf8')}\n{{- end -}}\nnotes: {{ include "notes.text" . | toJson }}\n`);
+    renameSync(notes, join(work, 'NOTES.txt'));
+  });
+
+  const notesOf = async (set: string[]): Promise<string> => {
+    const result = await helm(['template', 'r', notesChart, '--namespace', 'si', '--show-only', 'templates/notes.yaml', ...set.flatMap((s) => ['--set', s])]);
+    expect(result).toMatchObject({ code: 0 });
+    return (parse(result.stdout) as { notes: string }).notes;
+  };
+
+  it('per mode', async () => {
+    const webhook = await notesOf([]);
+    expect(webhook).toContain('installed as r-sidecar-injector in si, mode webhook.');
+    expect(webhook).toContain('rollout status deployment/r-sidecar-injector');
+    expect(webhook).not.toContain('MutatingAdmissionPolicies');
+
+    const policy = await notesOf(['mode=policy']);
+    expect(policy).toContain('mode policy.');
+    expect(policy).toContain('MutatingAdmissionPolicies (the apiserver injects, no webhook on the way):\n  sidecar-injector.egress-logger, sidecar-injector.http-interceptor, sidecar-injector.http-prober, sidecar-injector.log-collector');
+    expect(policy).toContain('skipping the namespaces kube-system,kube-node-lease,kube-public,si.');
+    expect(policy).not.toMatch(/deployment\/|Certificates:/);
+
+    const both = await notesOf(['mode=both']);
+    expect(both).toContain('Both paths are active');
+    expect(both).toContain('rollout status deployment/r-sidecar-injector');
+    expect(both).toContain('sidecar-injector.log-collector');
+  });
+});
