@@ -2,12 +2,18 @@
 // the containers printed (`kubectl logs` through the apiserver and the
 // kubelet), on `kubectl exec`, and on pod, container and Job status. The pods
 // are the README's walkthrough, examples/local-cluster/*.yaml, applied as a
-// user would.
+// user would. The examples asking for one template run twice: injected by the
+// webhook, and at the end in policy mode (docs/policy-mode.md), injected by
+// the apiserver from the output of `sidecar-injector policy` with the
+// webhook's configuration deleted and its process stopped.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
-import { ROOT } from '../support/paths.js';
+import { DIST_MAIN, ROOT } from '../support/paths.js';
+import { run } from '../support/run-program.js';
+import type { ServeProcess } from '../support/serve-process.js';
 import { waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
+import { CONFIGURATION_NAME } from './support/injector.js';
 import { INJECT_ANNOTATION, uniqueSuffix, type Kube } from './support/kube.js';
 
 jest.setTimeout(180_000);
@@ -18,6 +24,7 @@ const BUSYBOX = 'docker.io/library/busybox:1.37';
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let namespace: string;
+let injector: ServeProcess;
 
 async function applyExample(file: string, ns = namespace): Promise<void> {
   const result = await kube.kubectl(['apply', '-n', ns, '-f', `${ROOT}/examples/local-cluster/${file}`]);
@@ -66,7 +73,7 @@ async function jobPod(ns: string, job: string): Promise<k8s.V1Pod> {
 beforeAll(async () => {
   env = await E2eEnvironment.start({ node: true });
   kube = env.kube;
-  await env.startRegisteredInjector({ failurePolicy: 'Fail' });
+  injector = await env.startRegisteredInjector({ failurePolicy: 'Fail' });
   namespace = await kube.createNamespace('demo');
   await applyExample('upstream.yaml');
   await kube.waitForPodReady(namespace, 'upstream');
@@ -76,69 +83,77 @@ afterAll(async () => {
   await stopEnvironment(env);
 }, 240_000);
 
-describe('log-collector', () => {
-  it('prints every line of files created after it started, across a rename rotation and a later file, and writes nothing to its read-only mount', async () => {
-    await applyExample('log-collector.yaml');
-    const log = await kube.waitForLog(namespace, 'logs-demo', 'log-collector', [
-      ...[1, 2, 3].map((i) => `app.log line ${i}\n`),
-      ...[4, 5, 6].map((i) => `app.log line ${i} (after rotation)\n`),
-      'audit.log line 1 (a file created later)\n',
-    ]);
-    // Each line once: the rotated app.log.1 is not read again.
-    expect(log.match(/app\.log line 2\n/g)).toHaveLength(1);
-    expect(log).not.toMatch(/Read-only file system|can't open/);
+/**
+ * The examples that ask for one template, in the namespace `ns()` gives when
+ * they run: the same proof in webhook mode and in policy mode.
+ */
+function singleTemplateExamples(ns: () => string): void {
+  describe('log-collector', () => {
+    it('prints every line of files created after it started, across a rename rotation and a later file, and writes nothing to its read-only mount', async () => {
+      await applyExample('log-collector.yaml', ns());
+      const log = await kube.waitForLog(ns(), 'logs-demo', 'log-collector', [
+        ...[1, 2, 3].map((i) => `app.log line ${i}\n`),
+        ...[4, 5, 6].map((i) => `app.log line ${i} (after rotation)\n`),
+        'audit.log line 1 (a file created later)\n',
+      ]);
+      // Each line once: the rotated app.log.1 is not read again.
+      expect(log.match(/app\.log line 2\n/g)).toHaveLength(1);
+      expect(log).not.toMatch(/Read-only file system|can't open/);
 
-    const touch = await kube.kubectl(['exec', '-n', namespace, 'logs-demo', '-c', 'log-collector', '--', 'touch', '/var/log/app/x']);
-    expect(touch.code).not.toBe(0);
-    expect(touch.stderr).toContain('Read-only file system');
-    const ls = await kube.kubectl(['exec', '-n', namespace, 'logs-demo', '-c', 'app', '--', 'ls', '/var/log/app']);
-    expect(ls.stdout.split('\n')).toEqual(expect.arrayContaining(['app.log', 'app.log.1', 'audit.log']));
+      const touch = await kube.kubectl(['exec', '-n', ns(), 'logs-demo', '-c', 'log-collector', '--', 'touch', '/var/log/app/x']);
+      expect(touch.code).not.toBe(0);
+      expect(touch.stderr).toContain('Read-only file system');
+      const ls = await kube.kubectl(['exec', '-n', ns(), 'logs-demo', '-c', 'app', '--', 'ls', '/var/log/app']);
+      expect(ls.stdout.split('\n')).toEqual(expect.arrayContaining(['app.log', 'app.log.1', 'audit.log']));
+    });
   });
-});
 
-describe('http-prober', () => {
-  it("with the article's values as overrides, calls the application on localhost:7878/ and logs each status; the application prints each call", async () => {
-    await applyExample('http-prober.yaml');
-    const probes = await kube.waitForLog(namespace, 'prober-demo', 'http-prober', [
-      /http-prober GET http:\/\/localhost:7878\/ 200\n[^]*http-prober GET http:\/\/localhost:7878\/ 200\n/,
-    ]);
-    expect(probes).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ http-prober GET http:\/\/localhost:7878\/ 200$/m);
-    await kube.waitForLog(namespace, 'prober-demo', 'app', [/receive a request!\n[^]*receive a request!\n/]);
+  describe('http-prober', () => {
+    it("with the article's values as overrides, calls the application on localhost:7878/ and logs each status; the application prints each call", async () => {
+      await applyExample('http-prober.yaml', ns());
+      const probes = await kube.waitForLog(ns(), 'prober-demo', 'http-prober', [
+        /http-prober GET http:\/\/localhost:7878\/ 200\n[^]*http-prober GET http:\/\/localhost:7878\/ 200\n/,
+      ]);
+      expect(probes).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ http-prober GET http:\/\/localhost:7878\/ 200$/m);
+      await kube.waitForLog(ns(), 'prober-demo', 'app', [/receive a request!\n[^]*receive a request!\n/]);
+    });
   });
-});
 
-describe('http-interceptor', () => {
-  it('answers the calls the application makes to localhost:7979 and logs one line per request; with an upstream it forwards and relays', async () => {
-    await applyExample('http-interceptor.yaml');
-    const own = await kube.waitForLog(namespace, 'interceptor-demo', 'app', [/app got: .*GET \/hello/]);
-    expect(own).not.toMatch(/can't connect|error/i);
-    await kube.waitForLog(namespace, 'interceptor-demo', 'http-interceptor', [/ http-interceptor GET \/hello 200 [\d.]+ms/]);
+  describe('http-interceptor', () => {
+    it('answers the calls the application makes to localhost:7979 and logs one line per request; with an upstream it forwards and relays', async () => {
+      await applyExample('http-interceptor.yaml', ns());
+      const own = await kube.waitForLog(ns(), 'interceptor-demo', 'app', [/app got: .*GET \/hello/]);
+      expect(own).not.toMatch(/can't connect|error/i);
+      await kube.waitForLog(ns(), 'interceptor-demo', 'http-interceptor', [/ http-interceptor GET \/hello 200 [\d.]+ms/]);
 
-    await kube.waitForLog(namespace, 'interceptor-upstream-demo', 'app', ['app got: hello from upstream\n']);
-    const forwarded = await kube.waitForLog(namespace, 'interceptor-upstream-demo', 'http-interceptor', [
-      /http-interceptor GET \/hello 200 [\d.]+ms.*upstream=http:\/\/10\.0\.0\.80/,
-    ]);
-    expect(forwarded).not.toMatch(/ 502 /);
+      await kube.waitForLog(ns(), 'interceptor-upstream-demo', 'app', ['app got: hello from upstream\n']);
+      const forwarded = await kube.waitForLog(ns(), 'interceptor-upstream-demo', 'http-interceptor', [
+        /http-interceptor GET \/hello 200 [\d.]+ms.*upstream=http:\/\/10\.0\.0\.80/,
+      ]);
+      expect(forwarded).not.toMatch(/ 502 /);
+    });
   });
-});
 
-describe('egress-logger', () => {
-  it('the pod becomes Ready; the application calls through the proxy from its first request on, and each call is logged', async () => {
-    await applyExample('egress-logger.yaml');
-    const pod = await kube.waitForPodReady(namespace, 'egress-demo');
-    const app = await kube.waitForLog(namespace, 'egress-demo', 'app', ['app got: hello from upstream\n']);
-    // The first call already succeeded: the kubelet started the application
-    // only once the proxy's startup probe had passed.
-    expect(app.split('\n')[0]).toBe('app got: hello from upstream');
-    expect(startedAt(pod, 'egress-logger').getTime()).toBeLessThanOrEqual(startedAt(pod, 'app').getTime());
-    await kube.waitForLog(namespace, 'egress-demo', 'egress-logger', [/ egress-logger GET http:\/\/10\.0\.0\.80\/hello 200 [\d.]+ms/]);
+  describe('egress-logger', () => {
+    it('the pod becomes Ready; the application calls through the proxy from its first request on, and each call is logged', async () => {
+      await applyExample('egress-logger.yaml', ns());
+      const pod = await kube.waitForPodReady(ns(), 'egress-demo');
+      const app = await kube.waitForLog(ns(), 'egress-demo', 'app', ['app got: hello from upstream\n']);
+      // The first call already succeeded: the kubelet started the application
+      // only once the proxy's startup probe had passed.
+      expect(app.split('\n')[0]).toBe('app got: hello from upstream');
+      expect(startedAt(pod, 'egress-logger').getTime()).toBeLessThanOrEqual(startedAt(pod, 'app').getTime());
+      await kube.waitForLog(ns(), 'egress-demo', 'egress-logger', [/ egress-logger GET http:\/\/10\.0\.0\.80\/hello 200 [\d.]+ms/]);
 
-    const envs = await kube.kubectl(['exec', '-n', namespace, 'egress-demo', '-c', 'app', '--', 'env']);
-    for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) {
-      expect(envs.stdout).toMatch(new RegExp(`^${name}=`, 'm'));
-    }
+      const envs = await kube.kubectl(['exec', '-n', ns(), 'egress-demo', '-c', 'app', '--', 'env']);
+      for (const name of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'no_proxy', 'NO_PROXY']) {
+        expect(envs.stdout).toMatch(new RegExp(`^${name}=`, 'm'));
+      }
+    });
   });
-});
+}
+
+singleTemplateExamples(() => namespace);
 
 describe('Jobs and CronJobs', () => {
   it('a Job asking for every built-in template completes; the proxies were up before the application, and its last log line was collected', async () => {
@@ -259,4 +274,27 @@ describe('a Deployment', () => {
       );
     }
   });
+});
+
+describe('policy mode: no webhook on the admission path', () => {
+  let policyNamespace: string;
+
+  beforeAll(async () => {
+    // The webhook leaves the admission path entirely: configuration deleted, process stopped.
+    expect(await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).toMatchObject({ code: 0 });
+    process.kill(injector.pid, 'SIGTERM');
+    expect(await injector.waitForExit(30_000)).toMatchObject({ code: 0 });
+    const compiled = await run('node', [DIST_MAIN, 'policy', '--templates-dir', injector.templatesDir]);
+    expect(compiled).toMatchObject({ code: 0, stderr: '' });
+    expect(await kube.kubectl(['apply', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0 });
+    policyNamespace = await kube.createNamespace('policy-demo');
+    // The apiserver picks policies up through an informer: wait until a dry run is injected.
+    const probe = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'probe', namespace: policyNamespace, annotations: { [INJECT_ANNOTATION]: 'log-collector' } }, spec: { containers: [{ name: 'app', image: BUSYBOX }] } };
+    await waitFor('the policies to inject', async () => {
+      const dryRun = await kube.kubectl(['create', '--dry-run=server', '-o', 'json', '-f', '-'], { input: JSON.stringify(probe) });
+      return dryRun.code === 0 && dryRun.stdout.includes('"name": "log-collector"') ? true : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250 });
+  }, 120_000);
+
+  singleTemplateExamples(() => policyNamespace);
 });
