@@ -33,6 +33,7 @@ export default {
           'in-cluster',
           // MutatingAdmissionPolicy is GA from 1.36 only (admissionregistration.k8s.io/v1).
           'policy-mode',
+          'helm-policy-mode',
         ].map((file) => `/test/e2e/${file}\\.test\\.ts$`),
       ],
       setupFiles: ['<rootDir>/test/e2e/support/oldest-kubernetes.ts'],
