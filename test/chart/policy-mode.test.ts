@@ -102,6 +102,12 @@ describe('the committed compilation of the default templates', () => {
 });
 
 describe('the objects of each mode', () => {
+  it.each(['policy', 'both'])('mode %s passes helm lint --strict', async (mode) => {
+    const result = await helm(['lint', CHART_DIR, '--strict', '--quiet', '--set', `mode=${mode}`]);
+    expect(result.stdout + result.stderr).not.toMatch(/\[(ERROR|WARNING)\]/);
+    expect(result).toMatchObject({ code: 0 });
+  });
+
   // Every optional webhook object turned on: policy mode must still render none of them.
   const everything = ['networkPolicy.enabled=true', 'serviceMonitor.enabled=true', 'config.reconcileMissed=delete', 'config.metricsPort=9090'];
 

@@ -15,7 +15,7 @@ import { freePort } from '../support/http.js';
 import type { ServeProcess } from '../support/serve-process.js';
 import { waitFor } from '../support/wait.js';
 import { E2eEnvironment, stopEnvironment } from './support/environment.js';
-import { installArgs, mustHelm, serviceAccountKubeconfig } from './support/helm.js';
+import { installArgs, mustHelm, serviceAccountKubeconfig, testHookPod } from './support/helm.js';
 import { admissionsFor, mutateUrl, waitUntilCalled } from './support/injector.js';
 import { APP_IMAGE, INJECT_ANNOTATION, podManifest, STATUS_ANNOTATION, uniqueSuffix, type Kube } from './support/kube.js';
 import { SECOND_WEBHOOK_NAMESPACE_LABEL, secondWebhookConfiguration, startSecondWebhook, type SecondWebhook } from './support/second-webhook.js';
@@ -158,6 +158,13 @@ describe('one release: webhook, then policy with no webhook running, then both',
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     for (const c of cases.filter((c) => !c.severalTemplates)) expect({ case: c.name, pod: comparable(await dryRun(c.manifest())) }).toEqual({ case: c.name, pod: reference.get(c.name) });
+  });
+
+  it("policy mode: the helm test hook's command passes as its ServiceAccount (there is no kubelet to run its pod)", async () => {
+    const pod = await testHookPod(kube, RELEASE, ns.release);
+    const spec = pod['spec'] as { serviceAccountName: string; containers: Array<{ args: string[] }> };
+    const passed = await kube.kubectl([`--as=system:serviceaccount:${ns.release}:${spec.serviceAccountName}`, ...(spec.containers[0]?.args ?? [])]);
+    expect(passed).toMatchObject({ code: 0, stdout: 'sidecar log-collector injected\n' });
   });
 
   it('both: the webhook is called again, and every pod is stored as in webhook mode: one sidecar, one record', async () => {
