@@ -1,8 +1,10 @@
 import { INJECT_ANNOTATION } from '../inject/annotations.js';
+import { requestedTemplates } from '../inject/decide.js';
 import { explainInjection } from '../inject/explain.js';
 import { namespaceInfoFrom } from '../inject/namespace.js';
 import { describeProblem } from '../inject/problems.js';
 import { misplacedInjectAnnotation } from '../inject/workload-annotation.js';
+import { policyModeVerdict } from '../policy/verdict.js';
 import { findPodSites, SUPPORTED_KINDS } from '../workloads/pod-templates.js';
 import { parseCommandArgs } from './args.js';
 import type { CliIo } from './io.js';
@@ -11,8 +13,9 @@ import { creationOf, loadOffline, OFFLINE_HELP, OFFLINE_OPTIONS } from './manife
 const HELP = `Usage: sidecar-injector explain -f FILE|- [options]
 
 Says, for every pod and pod template in FILE (or stdin), what the webhook would
-inject and, template by template, why not. Kinds: ${SUPPORTED_KINDS.join(', ')}.
-Exit status 0, or 1 when a pod would be refused.
+inject and, template by template, why not, and whether the policies of
+\`sidecar-injector policy\` would do the same (docs/policy-mode.md).
+Kinds: ${SUPPORTED_KINDS.join(', ')}. Exit status 0, or 1 when a pod would be refused.
 
 Options:
 ${OFFLINE_HELP}
@@ -67,6 +70,9 @@ export async function runExplain(argv: readonly string[], io: CliIo): Promise<nu
       refused ||= lines[0]?.startsWith('refused') === true;
       out.push(`${site.label} (namespace ${facts.namespace}): ${lines[0] ?? ''}`, ...lines.slice(1));
       if (misplaced !== undefined) out.push(`  warning: ${describeProblem(misplaced)}`);
+      if (facts.pod !== undefined) {
+        out.push(`  ${policyModeVerdict(facts.pod, requestedTemplates(facts.pod, facts.namespace, offline.settings, ns), offline.templates)}`);
+      }
     }
   }
   io.stdout(`${out.join('\n')}\n`);

@@ -97,9 +97,10 @@ export function isPodCreate(facts: Pick<AdmissionFacts, 'operation' | 'resource'
   );
 }
 
-type Requested = { kind: 'skip'; reason: SkipReason; problems: Problem[] } | { kind: 'names'; names: readonly string[] };
+export type Requested = { kind: 'skip'; reason: SkipReason; problems: Problem[] } | { kind: 'names'; names: readonly string[] };
 
-function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSettings, ns: NamespaceInfo): Requested {
+/** Which templates a pod asks for: its annotation, else its namespace's list or the defaults. */
+export function requestedTemplates(pod: Pod, namespace: string, settings: InjectionSettings, ns: NamespaceInfo): Requested {
   const request = parseInjectAnnotation(pod.metadata?.annotations?.[INJECT_ANNOTATION]);
   if (request.kind === 'opt_out') return { kind: 'skip', reason: 'opted_out', problems: [] };
   if (request.kind === 'names') return { kind: 'names', names: request.names };

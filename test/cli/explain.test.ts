@@ -125,3 +125,54 @@ describe('the docs/command-line.md example', () => {
     expect(result.stdout).toBe(shown);
   });
 });
+
+describe('what policy mode would do, beside the webhook', () => {
+  const verdict = (stdout: string): string | undefined => stdout.split('\n').find((l) => l.startsWith('  policy mode: '));
+
+  it('the same for a pod asking for one template, naming its policy', async () => {
+    const result = await explain([], [deployment({}, { 'sidecar.example/inject': 'http-prober' })]);
+    expect(verdict(result.stdout)).toBe('  policy mode: the same, by sidecar-injector.http-prober');
+  });
+
+  it('leaves alone a pod asking for several known templates, an unknown name not counting', async () => {
+    const several = await explain([], [deployment({}, { 'sidecar.example/inject': 'log-collector,egress-logger,log-colector' })]);
+    expect(verdict(several.stdout)).toBe(
+      '  policy mode: leaves the pod alone: it asks for several templates (log-collector, egress-logger), and each policy injects only a pod that asks for its template alone',
+    );
+    const oneKnown = await explain([], [deployment({}, { 'sidecar.example/inject': 'log-collector,log-colector' })]);
+    expect(verdict(oneKnown.stdout)).toBe('  policy mode: the same, by sidecar-injector.log-collector');
+  });
+
+  it('names a template policy refuses to compile, with its reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'explain-policy-'));
+    try {
+      writeFileSync(
+        join(dir, 'sized.yaml'),
+        stringify({
+          apiVersion: 'sidecar.example/v1alpha1',
+          kind: 'SidecarTemplate',
+          metadata: { name: 'sized' },
+          spec: {
+            parameters: [{ name: 'memory', default: '64Mi', overridable: true, pattern: '^[0-9]+Mi$' }],
+            containers: [{ name: 'sized', image: 'x', resources: { limits: { memory: '{{ params.memory }}' } } }],
+          },
+        }),
+      );
+      const result = await runCli(['explain', '--templates-dir', dir, '-f', '-'], { input: stringify(deployment({}, { 'sidecar.example/inject': 'sized' })) });
+      expect(result.stdout).toContain('Deployment/web (namespace shop): injected: sized');
+      expect(verdict(result.stdout)).toMatch(/^ {2}policy mode: "sized" is not compiled \(sidecar-injector policy refuses it\): containers\.0\.resources\.limits\.memory: an overridable parameter in a quantity/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('leaves alone a pod whose status record is not the policy\'s own', async () => {
+    const result = await explain([], [deployment({}, { 'sidecar.example/inject': 'log-collector', 'sidecar.example/status': '{"templates":[]}' })]);
+    expect(verdict(result.stdout)).toBe('  policy mode: leaves the pod alone: its sidecar.example/status is not the record of "log-collector" alone');
+  });
+
+  it('the same when nothing is asked for', async () => {
+    const result = await explain([], [deployment({}, { 'sidecar.example/inject': 'false' })]);
+    expect(verdict(result.stdout)).toBe('  policy mode: the same (nothing asked for)');
+  });
+});
