@@ -71,7 +71,7 @@ export async function runExplain(argv: readonly string[], io: CliIo): Promise<nu
       out.push(`${site.label} (namespace ${facts.namespace}): ${lines[0] ?? ''}`, ...lines.slice(1));
       if (misplaced !== undefined) out.push(`  warning: ${describeProblem(misplaced)}`);
       if (facts.pod !== undefined) {
-        out.push(`  ${policyModeVerdict(facts.pod, requestedTemplates(facts.pod, facts.namespace, offline.settings, ns), offline.templates)}`);
+        out.push(`  ${policyModeVerdict(facts.pod, requestedTemplates(facts.pod, facts.namespace, offline.settings, ns), offline.templates, offline.settings)}`);
       }
     }
   }

@@ -171,6 +171,13 @@ describe('what policy mode would do, beside the webhook', () => {
     expect(verdict(result.stdout)).toBe('  policy mode: leaves the pod alone: its sidecar.example/status is not the record of "log-collector" alone');
   });
 
+  it('says policies inject native sidecars where --no-native-sidecars makes the webhook add regular containers', async () => {
+    const result = await explain(['--no-native-sidecars'], [deployment({}, { 'sidecar.example/inject': 'log-collector' })]);
+    expect(verdict(result.stdout)).toBe(
+      '  policy mode: injects "log-collector" as a native sidecar (an init container with restartPolicy Always), as policies always do, where --native-sidecars=false makes the webhook add a regular container',
+    );
+  });
+
   it('the same when nothing is asked for', async () => {
     const result = await explain([], [deployment({}, { 'sidecar.example/inject': 'false' })]);
     expect(verdict(result.stdout)).toBe('  policy mode: the same (nothing asked for)');
