@@ -134,6 +134,11 @@ describe('the objects of each mode', () => {
     expect(names(await render({ set: ['mode=both', ...everything] }))).toEqual([...new Set([...webhook, ...policy])].sort());
   });
 
+  it('no mode at all is webhook: helm upgrade --reuse-values of a release made before mode existed keeps the old defaults, which lack it', async () => {
+    expect(names(await render({ set: ['mode=null', 'policy=null'] }))).toEqual(names(await render({})));
+    expect(names(await render({ set: ['mode=policy', 'policy=null'] }))).toContain('MutatingAdmissionPolicy/sidecar-injector.log-collector');
+  });
+
   it('each binding skips the namespaces the webhook configuration skips: kube-*, the release namespace, webhook.excludeNamespaces', async () => {
     const objects = await render({ namespace: 'injector', set: ['mode=both', 'webhook.excludeNamespaces={batch,legacy}'] });
     const bindings = objects.filter((o) => o.kind === 'MutatingAdmissionPolicyBinding');

@@ -4,11 +4,23 @@ MutatingWebhookConfiguration; `policy` installs MutatingAdmissionPolicies
 only; `both` installs the two during a migration. "true" or "".
 */}}
 {{- define "sidecar-injector.runsWebhook" -}}
-{{- if ne .Values.mode "policy" }}true{{ end }}
+{{- if ne (include "sidecar-injector.mode" .) "policy" }}true{{ end }}
 {{- end }}
 
 {{- define "sidecar-injector.runsPolicies" -}}
-{{- if ne .Values.mode "webhook" }}true{{ end }}
+{{- if ne (include "sidecar-injector.mode" .) "webhook" }}true{{ end }}
+{{- end }}
+
+{{/*
+The mode; `webhook` when unset: `helm upgrade --reuse-values` of a release
+made by a chart without these keys keeps that chart's defaults, which have none.
+*/}}
+{{- define "sidecar-injector.mode" -}}
+{{- .Values.mode | default "webhook" }}
+{{- end }}
+
+{{- define "sidecar-injector.policyManifests" -}}
+{{- (.Values.policy | default dict).manifests | default "" }}
 {{- end }}
 
 {{/*
@@ -33,19 +45,21 @@ sidecarTemplates or config.defaultTemplates differ from what it was compiled
 from. Fails on anything that would not inject what the webhook would.
 */}}
 {{- define "sidecar-injector.policyObjects" -}}
+{{- $mode := include "sidecar-injector.mode" . }}
+{{- $manifests := include "sidecar-injector.policyManifests" . }}
 {{- $minimum := "1.36.0-0" }}
 {{- if not (semverCompare (printf ">=%s" $minimum) .Capabilities.KubeVersion.Version) }}
-{{- fail (printf "mode=%s needs Kubernetes 1.36 or newer (MutatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster is %s: use mode=webhook" .Values.mode .Capabilities.KubeVersion.Version) }}
+{{- fail (printf "mode=%s needs Kubernetes 1.36 or newer (MutatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster is %s: use mode=webhook" $mode .Capabilities.KubeVersion.Version) }}
 {{- end }}
 {{- if not .Values.config.nativeSidecars }}
-{{- fail (printf "mode=%s with config.nativeSidecars=false: the policies always inject native sidecars (docs/policy-mode.md); use mode=webhook" .Values.mode) }}
+{{- fail (printf "mode=%s with config.nativeSidecars=false: the policies always inject native sidecars (docs/policy-mode.md); use mode=webhook" $mode) }}
 {{- end }}
-{{- if and (eq .Values.mode "policy") (eq .Values.config.onProblem "deny") }}
+{{- if and (eq $mode "policy") (eq .Values.config.onProblem "deny") }}
 {{- fail "mode=policy with config.onProblem=deny: the policies leave a template with a problem out and cannot refuse the pod (docs/policy-mode.md); use mode=both or webhook" }}
 {{- end }}
 {{- $objects := list }}
-{{- if .Values.policy.manifests }}
-{{- range $document := regexSplit "(?m)^---[ \t]*$" .Values.policy.manifests -1 }}
+{{- if $manifests }}
+{{- range $document := regexSplit "(?m)^---[ \t]*$" $manifests -1 }}
 {{- $object := fromYaml $document }}
 {{- if hasKey $object "Error" }}
 {{- fail (printf "policy.manifests: a document is not a YAML object (%s)" $object.Error) }}
@@ -63,7 +77,7 @@ from. Fails on anything that would not inject what the webhook would.
 {{- else }}
 {{- $generated := .Files.Get "files/admission-policies.yaml" | fromYaml }}
 {{- if ne (include "sidecar-injector.policySourceHash" .) (toString $generated.sourceHash) }}
-{{- fail (printf "mode=%s: sidecarTemplates or config.defaultTemplates differ from the chart's defaults, which are all the chart has compiled to policies (Helm cannot run the compiler). Compile yours and pass them: sidecar-injector policy --templates-dir DIR [--default-templates LIST] > policies.yaml, then --set-file policy.manifests=policies.yaml (docs/installing.md#policy-mode)" .Values.mode) }}
+{{- fail (printf "mode=%s: sidecarTemplates or config.defaultTemplates differ from the chart's defaults, which are all the chart has compiled to policies (Helm cannot run the compiler). Compile yours and pass them: sidecar-injector policy --templates-dir DIR [--default-templates LIST] > policies.yaml, then --set-file policy.manifests=policies.yaml (docs/installing.md#policy-mode)" $mode) }}
 {{- end }}
 {{- $objects = $generated.objects }}
 {{- end }}
