@@ -16,7 +16,10 @@
  * Environment: BENCH_DURATION (s per measured run, 6), BENCH_ROUNDS (5),
  * BENCH_CONNECTIONS (32), BENCH_WARMUP (s per target, 3), BENCH_CPU_PROF=1
  * (run the injector under --cpu-prof and print its hottest functions; the
- * figures of such a run are not comparable), BENCH_INJECTOR_LOG_LEVEL (info;
+ * figures of such a run are not comparable), BENCH_PERF=1 (the minimal handler
+ * and the injector run with --perf-basic-prof, and after the rounds one more
+ * run of each under Linux perf prints their CPU per request side by side, by
+ * where it goes: bench/perf-compare.ts), BENCH_INJECTOR_LOG_LEVEL (info;
  * e.g. warn to see what the per-admission log line costs), BENCH_KEEP=1 (keep
  * the temp dir: certificates, the injector's log, the CPU profile).
  */
@@ -29,6 +32,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatDevices, measureDevices } from './devices.js';
 import { drive, percentile, stopDriving, type DriveResult } from './drive.js';
+import { formatComparison, perfAvailable, perRequestByArea, recordWhile, removePerfMap } from './perf-compare.js';
 import { summarizeFile } from './profile-top.js';
 import { INJECT_ANNOTATION, REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { envInt } from './env.js';
@@ -43,6 +47,7 @@ const ROUNDS = envInt('BENCH_ROUNDS', 5, 1);
 const CONNECTIONS = envInt('BENCH_CONNECTIONS', 32, 1);
 const WARMUP = envInt('BENCH_WARMUP', 3, 0);
 const PROFILE = process.env['BENCH_CPU_PROF'] === '1';
+const PERF = process.env['BENCH_PERF'] === '1';
 // The product logs one line per admission at info; another level only to see what logging costs.
 const INJECTOR_LOG_LEVEL = process.env['BENCH_INJECTOR_LOG_LEVEL'] || 'info';
 const KEEP = process.env['BENCH_KEEP'] === '1' || PROFILE;
@@ -387,6 +392,10 @@ async function main(): Promise<number> {
     console.log(`BENCH_INJECTOR_LOG_LEVEL=${INJECTOR_LOG_LEVEL}: the injector does not log each admission as it does in production.`);
   }
   if (PROFILE) console.log('BENCH_CPU_PROF=1: the injector runs under --cpu-prof; its figures are NOT comparable.');
+  if (PERF && !perfAvailable()) {
+    console.error('BENCH_PERF=1 needs Linux perf on PATH (Debian: apt-get install linux-perf)');
+    return 1;
+  }
 
   const dist = join(ROOT, 'dist', 'main.js');
   if (!existsSync(dist)) throw new Error(`${dist} is missing: run npm run build first`);
@@ -410,6 +419,7 @@ async function main(): Promise<number> {
       'injector',
       [
         ...(PROFILE ? ['--cpu-prof', '--cpu-prof-dir', profDir] : []),
+        ...(PERF ? ['--perf-basic-prof'] : []),
         dist,
         'serve',
         '--host',
@@ -460,7 +470,7 @@ async function main(): Promise<number> {
       const port = await freePort();
       const child = startChild(
         name,
-        [join(BENCH, `${name}.mjs`), '--port', String(port), '--cert-dir', certDir, '--response', responseFile],
+        [...(PERF && name === 'minimal' ? ['--perf-basic-prof'] : []), join(BENCH, `${name}.mjs`), '--port', String(port), '--cert-dir', certDir, '--response', responseFile],
         port,
         'ignore',
       );
@@ -588,7 +598,21 @@ async function main(): Promise<number> {
       failed = true;
     }
 
+    if (PERF) {
+      // One more run of each under perf: where the injector's extra CPU per request goes.
+      const areas = [];
+      for (const name of ['minimal', 'injector'] as const) {
+        const server = servers.get(name) as Child;
+        const file = join(work, `perf-${name}.data`);
+        const { result } = await recordWhile(server.pid, file, () => load(server, DURATION));
+        areas.push(perRequestByArea(file, result.requests));
+      }
+      console.log(`\nWhere the CPU goes (Linux perf, cpu-clock, ${DURATION} s of load each; perf's own cost included):\n`);
+      console.log(formatComparison(['minimal', 'injector'], areas[0] as Map<string, number>, areas[1] as Map<string, number>));
+    }
+    const pids = [...servers.values()].map((server) => server.pid);
     await stopAll();
+    if (PERF) for (const pid of pids) removePerfMap(pid);
     // In this process, with the servers stopped: what each speed device of the admission path saves.
     const devices = await measureDevices(join(ROOT, 'templates'));
     console.log(`\nSpeed devices (in-process, median CPU µs per call; the injector's whole admission is ${fmt(inj.cpu)} µs above):\n`);
