@@ -4,6 +4,8 @@
 // MutatingAdmissionPolicies of `sidecar-injector policy` applied, and the two
 // pods the apiserver returns must be the same bytes once the fields that
 // differ on every creation are set aside (docs/policy-mode.md "The proof").
+// Real Deployments too (their ReplicaSets' pods), and the golden cases with
+// their own templates or settings, each group by a webhook of its own.
 // Not on 1.30 (e2e-oldest): it has no MutatingAdmissionPolicy.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -100,6 +102,8 @@ interface GoldenSpec {
 
 interface GoldenCase {
   name: string;
+  dir: string;
+  spec: GoldenSpec;
   input: Manifest & { metadata: Record<string, unknown> };
   /** Whether the webhook's pod has a record (expected.yaml). */
   recorded: boolean;
@@ -110,24 +114,24 @@ const GOLDEN_DIR = join(ROOT, 'test', 'golden');
 const readYaml = <T>(path: string): T => parse(readFileSync(path, 'utf8')) as T;
 
 /**
- * The golden cases (docs/patch-rules.md) the apiserver can be asked as they
- * are: a pod CREATE, the built-in templates, the webhook's default settings.
- * A namespace with default templates is opted in (the golden runner trusts
- * the webhook configuration's selectors there).
+ * Every golden case (docs/patch-rules.md). A namespace with default templates
+ * is opted in (the golden runner trusts the webhook configuration's selectors
+ * there).
  */
-const GOLDEN: GoldenCase[] = readdirSync(GOLDEN_DIR, { withFileTypes: true })
-  .filter((entry) => entry.isDirectory() && existsSync(join(GOLDEN_DIR, entry.name, 'input.yaml')) && !existsSync(join(GOLDEN_DIR, entry.name, 'templates')))
+const ALL_GOLDEN: GoldenCase[] = readdirSync(GOLDEN_DIR, { withFileTypes: true })
+  .filter((entry) => entry.isDirectory() && existsSync(join(GOLDEN_DIR, entry.name, 'input.yaml')))
   .map((entry) => {
     const dir = join(GOLDEN_DIR, entry.name);
     const spec = existsSync(join(dir, 'case.yaml')) ? readYaml<GoldenSpec>(join(dir, 'case.yaml')) : {};
     return { name: entry.name, dir, spec };
   })
-  .filter(({ spec }) => (spec.operation ?? 'CREATE') === 'CREATE' && spec.subResource === undefined && spec.settings === undefined)
   .map(({ name, dir, spec }) => {
     const expected = readYaml<{ metadata: { annotations?: Record<string, string> } }>(join(dir, 'expected.yaml'));
     const defaults = spec.namespaceDefaults;
     return {
       name,
+      dir,
+      spec,
       input: readYaml<GoldenCase['input']>(join(dir, 'input.yaml')),
       recorded: expected.metadata.annotations?.[STATUS_ANNOTATION] !== undefined,
       namespace: {
@@ -136,6 +140,58 @@ const GOLDEN: GoldenCase[] = readdirSync(GOLDEN_DIR, { withFileTypes: true })
       },
     };
   });
+
+const goldenCase = (name: string): GoldenCase => {
+  const found = ALL_GOLDEN.find((g) => g.name === name);
+  if (found === undefined) throw new Error(`no golden case ${name}`);
+  return found;
+};
+const isCreate = (g: GoldenCase): boolean => (g.spec.operation ?? 'CREATE') === 'CREATE' && g.spec.subResource === undefined;
+/** The golden cases the apiserver can be asked as they are: a pod CREATE, the built-in templates, the webhook's default settings. */
+const GOLDEN = ALL_GOLDEN.filter((g) => isCreate(g) && g.spec.settings === undefined && !existsSync(join(g.dir, 'templates')));
+
+/**
+ * The golden cases with their own templates or settings that policy mode
+ * serves: each group runs with a webhook of its own (the built-in templates,
+ * the cases' own, the settings) and then with the policies compiled from the
+ * same templates with the same --default-templates.
+ */
+interface GoldenGroup {
+  cases: string[];
+  /** The golden cases whose templates/ directory is added to the built-in templates. */
+  templatesOf: string[];
+  defaultTemplates?: string;
+}
+const GOLDEN_GROUPS: GoldenGroup[] = [
+  {
+    cases: ['namespace-not-allowed', 'privileged-template-allowed-namespace', 'regular-sidecar-after-app', 'inject-true-uses-defaults'],
+    templatesOf: ['namespace-not-allowed', 'privileged-template-allowed-namespace', 'regular-sidecar-after-app'],
+    defaultTemplates: 'http-prober',
+  },
+  { cases: ['namespace-selector-allows', 'namespace-defaults-win-over-global'], templatesOf: ['namespace-selector-allows'], defaultTemplates: 'log-collector' },
+  { cases: ['service-account-not-allowed'], templatesOf: ['service-account-not-allowed'] },
+];
+/**
+ * The golden cases whose settings policy mode does not have, by design: run
+ * with the webhook's default settings in the main comparison (the policies
+ * store what that webhook stores), and with their own settings by a webhook
+ * of their own (the built-in templates and privileged-template-refused's),
+ * which stores something else. `injects`: with the default settings.
+ */
+const GOLDEN_SETTINGS_DIFFER = new Map<string, { why: string; injects: boolean }>([
+  ['container-name-conflict-denies', { why: '--on-problem=deny', injects: false }],
+  ['unknown-template-denies', { why: '--on-problem=deny', injects: true }],
+  ['privileged-template-refused', { why: '--on-problem=deny, and a template policy refuses to compile', injects: false }],
+  ['native-disabled-falls-back-to-regular', { why: '--native-sidecars=false', injects: true }],
+]);
+const SETTINGS_DIFFER_FLAGS = ['--on-problem', 'deny', '--native-sidecars=false'];
+/** Neither the webhook configuration nor the policies' bindings match them (CREATE of pods only). */
+const GOLDEN_NOT_CREATE = ALL_GOLDEN.filter((g) => !isCreate(g)).map((g) => g.name);
+
+/** The pods of the golden groups and of GOLDEN_SETTINGS_DIFFER's own webhook. */
+const groupWebhookPods = new Map<string, string>();
+const groupPolicyPods = new Map<string, string>();
+const settingsWebhookRaw = new Map<string, string>();
 
 const SEVERAL = 'asks for several known templates';
 const FOREIGN_RECORD = 'carries a status record other than the policy\'s own';
@@ -157,11 +213,16 @@ const GOLDEN_DIFFERS = new Map<string, string>([
 /** The namespace of each golden case, by its labels and annotations. */
 const goldenNamespaces = new Map<string, string>();
 const namespaceKey = (c: GoldenCase): string => JSON.stringify(c.namespace);
+const goldenNamespace = (c: GoldenCase): string => goldenNamespaces.get(namespaceKey(c)) ?? '';
+const goldenManifest = (c: GoldenCase): Manifest => ({ ...c.input, metadata: { ...c.input.metadata, namespace: goldenNamespace(c) } });
+const settingsCaseName = (name: string): string => `golden case ${name} with the webhook's default settings`;
 
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let templatesDir: string;
 const ns = { plain: '', optedIn: '', optedInNoList: '', optedInUnknown: '', listed: '', team: '', blue: '', reinvoke: '' };
+/** Each mode's Deployments go to their own namespaces, alike but for the name. */
+const deployNs = { webhook: { plain: '', optedIn: '' }, policy: { plain: '', optedIn: '' } };
 const webhookPods = new Map<string, string>();
 const policyPods = new Map<string, string>();
 /** The webhook's pods as the apiserver returned them, to be created again. */
@@ -286,10 +347,10 @@ function cases(): Case[] {
     }),
   );
   for (const golden of GOLDEN) {
-    const manifest = (): Manifest => ({ ...golden.input, metadata: { ...golden.input.metadata, namespace: goldenNamespaces.get(namespaceKey(golden)) } });
     const differs = GOLDEN_DIFFERS.get(golden.name);
-    add(`golden case ${golden.name}${differs === undefined ? '' : ` (${differs})`}`, golden.recorded, manifest, differs !== undefined);
+    add(`golden case ${golden.name}${differs === undefined ? '' : ` (${differs})`}`, golden.recorded, () => goldenManifest(golden), differs !== undefined);
   }
+  for (const [name, { injects }] of GOLDEN_SETTINGS_DIFFER) add(settingsCaseName(name), injects, () => goldenManifest(goldenCase(name)));
   add('the policy\'s own record, not borne out, and a volume conflict: the record is removed', false, () =>
     pod({
       name: 'unsupported-record-conflict',
@@ -321,6 +382,58 @@ function cases(): Case[] {
   return list;
 }
 
+interface DeploymentCase {
+  name: string;
+  optedIn: boolean;
+  annotations: Record<string, string>;
+}
+
+/** Real Deployments (not dry runs): the pods the ReplicaSet controller creates are compared. */
+const DEPLOYMENTS: DeploymentCase[] = [
+  ...BUILT_IN.map((template) => ({ name: `web-${template}`, optedIn: false, annotations: { [INJECT_ANNOTATION]: template } })),
+  { name: 'web-overridden', optedIn: false, annotations: { [INJECT_ANNOTATION]: 'http-prober', ...overrides('http-prober', GOOD_OVERRIDES['http-prober'] ?? {}) } },
+  { name: 'web-namespace-default', optedIn: true, annotations: {} },
+];
+const webhookDeploymentPods = new Map<string, string>();
+const policyDeploymentPods = new Map<string, string>();
+
+function deployment(c: DeploymentCase, namespace: string): Manifest {
+  const labels = { app: c.name };
+  const annotations = Object.keys(c.annotations).length === 0 ? undefined : c.annotations;
+  const { spec } = pod({ namespace }) as { spec: Manifest };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: c.name, namespace },
+    spec: { replicas: 1, selector: { matchLabels: labels }, template: { metadata: { labels, annotations }, spec } },
+  };
+}
+
+/**
+ * A Deployment's pod without what differs per creation besides comparable()'s
+ * fields: its namespace (each mode has its own) and the ReplicaSet's uid in
+ * ownerReferences.
+ */
+function comparableDeploymentPod(stored: string, namespace: string): string {
+  const object = JSON.parse(stored) as { metadata: { ownerReferences?: Array<Record<string, unknown>> } };
+  for (const owner of object.metadata.ownerReferences ?? []) delete owner['uid'];
+  return comparable(JSON.stringify(object)).split(namespace).join('NAMESPACE');
+}
+
+/** Creates every Deployment in the mode's namespaces and keeps the pod each ReplicaSet creates. */
+async function runDeployments(namespaces: { plain: string; optedIn: string }, into: Map<string, string>): Promise<void> {
+  for (const c of DEPLOYMENTS) {
+    await kube.mustApply(deployment(c, c.optedIn ? namespaces.optedIn : namespaces.plain));
+  }
+  for (const c of DEPLOYMENTS) {
+    const namespace = c.optedIn ? namespaces.optedIn : namespaces.plain;
+    const created = await kube.waitForPod(namespace, `app=${c.name}`);
+    const stored = await kube.kubectl(['get', 'pod', '-n', namespace, created.metadata?.name ?? '', '-o', 'json']);
+    expect(stored.code).toBe(0);
+    into.set(c.name, comparableDeploymentPod(stored.stdout, namespace));
+  }
+}
+
 /** A pod the webhook injected, as a client would create it again (kubectl replace, a copied manifest). */
 function createdAgain(stored: string): Manifest {
   const object = JSON.parse(stored) as { metadata: Record<string, unknown>; status?: unknown };
@@ -341,17 +454,78 @@ async function runAll(into: Map<string, string>, raw?: Map<string, string>): Pro
   }
 }
 
-/** Until a dry-run pod asking for `template` comes back injected (or not): configurations reach the apiserver through informers. */
-async function waitUntilInjects(template: string, namespace: string, expected: boolean, serviceAccountName?: string): Promise<void> {
+/**
+ * Until a dry-run pod asking for `template` (or with the inject annotation
+ * `asking`) comes back injected with it (or not): configurations reach the
+ * apiserver through informers.
+ */
+async function waitUntilInjects(template: string, namespace: string, expected: boolean, serviceAccountName?: string, asking = template): Promise<void> {
   await waitFor(
-    `a pod asking for ${template} in ${namespace} to be ${expected ? '' : 'no longer '}injected`,
+    `a pod asking for ${asking} in ${namespace} to be ${expected ? '' : 'no longer '}injected with ${template}`,
     async () => {
-      const stored = await createDryRun(pod({ name: `probe-${uniqueSuffix()}`, namespace, serviceAccountName, annotations: { [INJECT_ANNOTATION]: template } }));
+      const stored = await createDryRun(pod({ name: `probe-${uniqueSuffix()}`, namespace, serviceAccountName, annotations: { [INJECT_ANNOTATION]: asking } }));
       return injectedBy(stored).includes(template) === expected ? true : undefined;
     },
     { timeoutMs: 30_000, intervalMs: 250 },
   );
 }
+
+/** The built-in templates and those of the golden cases named, in a new directory; namespaces named in them are the test's. */
+async function templatesWith(goldenCases: string[]): Promise<string> {
+  const dir = await (env as E2eEnvironment).temps.copyOfTemplates();
+  for (const name of goldenCases) {
+    const own = join(goldenCase(name).dir, 'templates');
+    for (const file of readdirSync(own)) {
+      const text = await readFile(join(own, file), 'utf8');
+      await writeFile(
+        join(dir, file),
+        text.replace('[payments]', `[${ns.blue}]`).replace('[platform]', `[${goldenNamespace(goldenCase('privileged-template-allowed-namespace'))}]`),
+      );
+    }
+  }
+  return dir;
+}
+
+/** Probes that show a group's webhook or policies in effect: a pod each of its templates injects. */
+function groupProbes(group: GoldenGroup): Array<{ template: string; namespace: string; serviceAccountName?: string; asking?: string }> {
+  const probes: Array<{ template: string; namespace: string; serviceAccountName?: string; asking?: string }> = [
+    { template: 'log-collector', namespace: ns.plain },
+    { template: 'http-prober', namespace: ns.plain },
+  ];
+  if (group.defaultTemplates !== undefined) probes.push({ template: group.defaultTemplates, namespace: ns.plain, asking: 'true' });
+  for (const name of group.templatesOf) {
+    if (name === 'namespace-not-allowed') probes.push({ template: 'restricted', namespace: ns.blue });
+    if (name === 'namespace-selector-allows') probes.push({ template: 'restricted', namespace: goldenNamespace(goldenCase(name)) });
+    if (name === 'service-account-not-allowed') probes.push({ template: 'restricted', namespace: ns.plain, serviceAccountName: 'auditor' });
+    if (name === 'privileged-template-allowed-namespace') probes.push({ template: 'node-agent', namespace: goldenNamespace(goldenCase(name)) });
+    if (name === 'regular-sidecar-after-app') probes.push({ template: 'shipper', namespace: ns.plain });
+  }
+  return probes;
+}
+
+async function waitForProbes(group: GoldenGroup, expected: boolean): Promise<void> {
+  for (const p of groupProbes(group)) await waitUntilInjects(p.template, p.namespace, expected, p.serviceAccountName, p.asking);
+}
+
+/** A golden group: its own webhook, then the policies of the same templates and --default-templates, then neither. */
+async function runGoldenGroup(group: GoldenGroup): Promise<void> {
+  const dir = await templatesWith(group.templatesOf);
+  const defaults = group.defaultTemplates === undefined ? [] : ['--default-templates', group.defaultTemplates];
+  await (env as E2eEnvironment).startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' }, defaults, { templatesDir: dir });
+  await waitForProbes(group, true);
+  for (const name of group.cases) groupWebhookPods.set(name, await createDryRun(goldenManifest(goldenCase(name))));
+  expect((await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).code).toBe(0);
+  await waitForProbes(group, false);
+  const compiled = await run('node', [DIST_MAIN, 'policy', '--templates-dir', dir, ...defaults]);
+  expect(compiled).toMatchObject({ code: 0, stderr: '' });
+  expect(await kube.kubectl(['apply', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0, stderr: '' });
+  await waitForProbes(group, true);
+  for (const name of group.cases) groupPolicyPods.set(name, await createDryRun(goldenManifest(goldenCase(name))));
+  expect(await kube.kubectl(['delete', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0 });
+  await waitForProbes(group, false);
+}
+
+let refusedCompile: Awaited<ReturnType<typeof run>> | undefined;
 
 beforeAll(async () => {
   env = await E2eEnvironment.start();
@@ -368,10 +542,22 @@ beforeAll(async () => {
   ns.blue = await kube.createNamespace('policy-blue', { labels: { team: 'blue' } });
   ns.reinvoke = await kube.createNamespace('policy-reinvoke', { labels: { [SECOND_WEBHOOK_NAMESPACE_LABEL]: 'enabled' } });
   await kube.core.createNamespacedServiceAccount({ namespace: ns.team, body: { metadata: { name: 'robot' } } });
-  for (const golden of GOLDEN) {
+  for (const mode of [deployNs.webhook, deployNs.policy]) {
+    mode.plain = await kube.createNamespace('policy-deploy');
+    mode.optedIn = await kube.createNamespace('policy-deploy-in', { labels: { 'sidecar.example/injection': 'enabled' }, annotations: { [INJECT_ANNOTATION]: 'http-interceptor' } });
+  }
+  const serviceAccounts = new Set<string>();
+  for (const golden of ALL_GOLDEN) {
     const key = namespaceKey(golden);
     if (!goldenNamespaces.has(key)) goldenNamespaces.set(key, await kube.createNamespace('policy-golden', golden.namespace));
+    const serviceAccount = (golden.input['spec'] as { serviceAccountName?: string }).serviceAccountName ?? 'default';
+    const namespace = goldenNamespace(golden);
+    if (serviceAccount === 'default' || serviceAccounts.has(`${namespace}/${serviceAccount}`)) continue;
+    serviceAccounts.add(`${namespace}/${serviceAccount}`);
+    await kube.core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: serviceAccount } } });
   }
+  // The probe of service-account-not-allowed's template: one of its allowed service accounts.
+  await kube.core.createNamespacedServiceAccount({ namespace: ns.plain, body: { metadata: { name: 'auditor' } } });
 
   // The built-in templates and two test templates, one of them allowed in ns.team only.
   templatesDir = await env.temps.copyOfTemplates();
@@ -395,6 +581,7 @@ beforeAll(async () => {
   });
   await waitUntilInjects('log-collector', ns.optedIn, true);
   await runAll(webhookPods, webhookRaw);
+  await runDeployments(deployNs.webhook, webhookDeploymentPods);
 
   // Policy mode: no webhook configuration, the compiled policies only.
   expect((await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).code).toBe(0);
@@ -406,11 +593,20 @@ beforeAll(async () => {
   await waitUntilInjects('team-agent', ns.team, true, 'robot');
   await waitUntilInjects('late-logger', ns.blue, true);
   await runAll(policyPods);
+  await runDeployments(deployNs.policy, policyDeploymentPods);
 
   // Neither: what the apiserver stores for the pods the policies leave alone by design.
   expect(await kube.kubectl(['delete', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0 });
   await waitUntilInjects('log-collector', ns.plain, false);
   for (const c of cases().filter((c) => c.differs === true)) plainPods.set(c.name, await createDryRun(c.manifest()));
+
+  for (const group of GOLDEN_GROUPS) await runGoldenGroup(group);
+
+  // The golden cases with settings policy mode does not have, by their own webhook.
+  const settingsDir = await templatesWith(['privileged-template-refused']);
+  await env.startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' }, SETTINGS_DIFFER_FLAGS, { templatesDir: settingsDir });
+  for (const name of GOLDEN_SETTINGS_DIFFER.keys()) settingsWebhookRaw.set(name, await createDryRunRaw(goldenManifest(goldenCase(name))));
+  refusedCompile = await run('node', [DIST_MAIN, 'policy', '--templates-dir', settingsDir]);
 }, 600_000);
 
 afterAll(async () => {
@@ -441,6 +637,60 @@ describe('the pod stored in policy mode equals the pod stored in webhook mode', 
       const again = policyPods.get(`${template}: already injected, created again`) as string;
       expect(JSON.parse(again)).toEqual(JSON.parse(first));
     }
+  });
+});
+
+describe('a Deployment\'s pod, created by the ReplicaSet controller, is stored in policy mode as in webhook mode', () => {
+  it.each(DEPLOYMENTS)('$name', ({ name }) => {
+    const webhook = webhookDeploymentPods.get(name);
+    expect(webhook).toBeDefined();
+    expect(injectedBy(webhook).length).toBeGreaterThan(0);
+    expect(policyDeploymentPods.get(name)).toBe(webhook);
+  });
+});
+
+describe('golden cases with their own templates or --default-templates: the policies store the pod as the webhook', () => {
+  it.each(GOLDEN_GROUPS.flatMap((group) => group.cases))('golden case %s', (name) => {
+    const webhook = groupWebhookPods.get(name);
+    expect(webhook).toBeDefined();
+    expect(webhook).not.toBe(REFUSED);
+    expect(injectedBy(webhook).length > 0).toBe(goldenCase(name).recorded);
+    expect(groupPolicyPods.get(name)).toBe(webhook);
+  });
+});
+
+describe('golden cases with settings policy mode does not have, by design (docs/policy-mode.md)', () => {
+  const policyPod = (name: string): unknown => JSON.parse(policyPods.get(settingsCaseName(name)) ?? 'null');
+  const names = (list: Array<{ name: string }> | undefined): string[] => (list ?? []).map((c) => c.name);
+
+  it.each(['container-name-conflict-denies', 'unknown-template-denies'])('%s: the webhook with --on-problem=deny refuses the pod; the policies store it as with --on-problem=warn', (name) => {
+    expect(settingsWebhookRaw.get(name)).toMatch(new RegExp(`^${REFUSED}: .*denied the request`, 's'));
+    expect(policyPods.get(settingsCaseName(name))).not.toBe(REFUSED);
+    expect(policyPods.get(settingsCaseName(name))).toBe(webhookPods.get(settingsCaseName(name)));
+  });
+
+  it('privileged-template-refused: policy refuses to compile the template, with its reason; the webhook with --on-problem=deny refuses the pod; with no policy for it the pod is stored as sent', () => {
+    expect(refusedCompile).toMatchObject({ code: 1, stdout: '' });
+    expect(refusedCompile?.stderr).toContain('template "node-agent" cannot be compiled to a policy');
+    expect(settingsWebhookRaw.get('privileged-template-refused')).toMatch(new RegExp(`^${REFUSED}: .*denied the request`, 's'));
+    expect(injectedBy(policyPods.get(settingsCaseName('privileged-template-refused')))).toEqual([]);
+  });
+
+  it('native-disabled-falls-back-to-regular: the webhook with --native-sidecars=false adds a regular container; the policies a native sidecar', () => {
+    const webhook = JSON.parse(settingsWebhookRaw.get('native-disabled-falls-back-to-regular') ?? 'null') as { spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string }> } };
+    expect(names(webhook.spec.containers)).toContain('egress-logger');
+    expect(names(webhook.spec.initContainers)).not.toContain('egress-logger');
+    const policy = policyPod('native-disabled-falls-back-to-regular') as { spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string; restartPolicy?: string }> } };
+    expect(names(policy.spec.containers)).not.toContain('egress-logger');
+    expect(policy.spec.initContainers?.find((c) => c.name === 'egress-logger')?.restartPolicy).toBe('Always');
+  });
+});
+
+describe('every golden case is accounted for', () => {
+  it('compared as stored (equal, or left alone by design), by settings policy mode does not have, or not a pod CREATE', () => {
+    const covered = [...GOLDEN.map((g) => g.name), ...GOLDEN_GROUPS.flatMap((group) => group.cases), ...GOLDEN_SETTINGS_DIFFER.keys(), ...GOLDEN_NOT_CREATE];
+    expect(covered.sort()).toEqual(ALL_GOLDEN.map((g) => g.name).sort());
+    expect(GOLDEN_NOT_CREATE.sort()).toEqual(['subresource-is-not-mutated', 'update-is-not-mutated']);
   });
 });
 
