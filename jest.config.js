@@ -34,6 +34,7 @@ export default {
           // MutatingAdmissionPolicy is GA from 1.36 only (admissionregistration.k8s.io/v1).
           'policy-mode',
           'helm-policy-mode',
+          'policy-warnings',
         ].map((file) => `/test/e2e/${file}\\.test\\.ts$`),
       ],
       setupFiles: ['<rootDir>/test/e2e/support/oldest-kubernetes.ts'],

@@ -2,6 +2,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { compilePolicies } from '../policy/compile.js';
+import { compileValidatingPolicies } from '../policy/validating.js';
 import { formatProblem, type TemplateProblem } from '../templates/compile.js';
 import { parseTemplateFile } from '../templates/load-directory.js';
 import { buildTemplateSet, type TemplateDocument, type TemplateSetResult } from '../templates/template-set.js';
@@ -22,6 +23,11 @@ Options:
   --default-templates LIST  as the webhook's --default-templates
   --allow-refused           print the templates that compile, warn about the
                             others, and exit 0
+  --on-problem warn|deny    as the webhook's --on-problem: print after them
+                            the companion ValidatingAdmissionPolicies, which
+                            warn about (or refuse) the pods whose templates
+                            were left out for a problem, as the webhook does
+                            (without it, the mutating policies only)
 `;
 
 /** The template files of DIR as the webhook reads them (load-directory.ts), then the FILEs. */
@@ -61,6 +67,7 @@ export async function runPolicy(argv: readonly string[], io: CliIo): Promise<num
       'templates-dir': { type: 'string' },
       'default-templates': { type: 'string', default: '' },
       'allow-refused': { type: 'boolean', default: false },
+      'on-problem': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     true,
@@ -72,6 +79,8 @@ export async function runPolicy(argv: readonly string[], io: CliIo): Promise<num
   const directory = values['templates-dir'] ?? (positionals.length === 0 ? 'templates' : undefined);
   const loaded = await loadTemplates(typeof directory === 'string' ? directory : undefined, positionals);
   if (!loaded.ok) return io.fail(`policy: the templates are invalid:\n${loaded.problems.map(formatProblem).join('\n')}`);
+  const onProblem = values['on-problem'];
+  if (onProblem !== undefined && onProblem !== 'warn' && onProblem !== 'deny') return io.fail(`policy: --on-problem must be warn or deny, not "${String(onProblem)}"`);
   const defaultTemplates = String(values['default-templates']).split(',').map((s) => s.trim()).filter(Boolean);
   const compiled = compilePolicies(loaded.set, { defaultTemplates });
   const refused = compiled.filter((c) => !c.ok);
@@ -83,7 +92,10 @@ export async function runPolicy(argv: readonly string[], io: CliIo): Promise<num
     io.stderr(`policy: ${refused.length} template(s) refused; nothing printed (--allow-refused prints the others)\n`);
     return 1;
   }
-  const objects = compiled.flatMap((c) => (c.ok ? c.objects : []));
+  const objects = [
+    ...compiled.flatMap((c) => (c.ok ? c.objects : [])),
+    ...(onProblem === undefined ? [] : compileValidatingPolicies(loaded.set, { defaultTemplates, onProblem })),
+  ];
   io.stdout(objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n'));
   return 0;
 }

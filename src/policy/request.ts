@@ -9,13 +9,13 @@ import { INJECT_ANNOTATION, INJECTION_LABEL } from '../inject/annotations.js';
 import { celString } from './cel.js';
 
 /** What String.prototype.trim() removes: WhiteSpace and LineTerminator of ECMAScript. */
-const W = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
+export const W = '\\t\\n\\x{0B}\\f\\r \\x{A0}\\x{1680}\\x{2000}-\\x{200A}\\x{2028}\\x{2029}\\x{202F}\\x{205F}\\x{3000}\\x{FEFF}';
 const SPACE = `[${W}]*`;
 const word = (text: string): string => [...text].map((c) => `[${c}${c.toUpperCase()}]`).join('');
-const OPT_OUT = `^${SPACE}${word('false')}${SPACE}$`;
-const DEFAULTS = `^${SPACE}${word('true')}${SPACE}$`;
+export const OPT_OUT = `^${SPACE}${word('false')}${SPACE}$`;
+export const DEFAULTS = `^${SPACE}${word('true')}${SPACE}$`;
 /** A non-empty name somewhere: a character that is neither trimmed nor a comma. */
-const SOME_NAME = `[^${W},]`;
+export const SOME_NAME = `[^${W},]`;
 
 /** Outside a class `-` is literal in both engines (and `\\-` is an error in JavaScript's u mode). */
 const escapeRegex = (text: string): string => text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&');
