@@ -1,9 +1,11 @@
 // The chart's `mode` without a cluster: which objects each mode renders, the
 // committed compilation of the default templates (files/admission-policies.yaml)
 // staying what `npm run generate:policies` writes and what
-// `sidecar-injector policy` prints, the refusals (changed templates without
-// policy.manifests, Kubernetes older than 1.36, settings the policies cannot
-// honour) and NOTES.txt. The policy renderings are not in ci/*-values.yaml:
+// `sidecar-injector policy` prints (with `--on-problem` config.onProblem in
+// mode policy: its validating policies report problems as the webhook would;
+// without in mode both, where the webhook reports them), the refusals
+// (changed templates without policy.manifests, Kubernetes older than 1.36,
+// settings the policies cannot honour) and NOTES.txt. The policy renderings are not in ci/*-values.yaml:
 // test/e2e/helm.test.ts dry-runs those on 1.30 too, which has no
 // MutatingAdmissionPolicy; test/e2e/helm-policy-mode.test.ts dry-runs them
 // on 1.37 instead.
@@ -20,19 +22,30 @@ jest.setTimeout(60_000);
 
 type Json = Record<string, unknown>;
 const POLICY_KINDS = ['MutatingAdmissionPolicy', 'MutatingAdmissionPolicyBinding'];
+const VALIDATING_KINDS = ['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding'];
+const ADMISSION_KINDS = [...POLICY_KINDS, ...VALIDATING_KINDS];
 /** The helm test hook's objects, rendered in every mode: the apiserver injects its dry-run pod either way. */
 const TEST_HOOK = ['Pod/sidecar-injector-test', 'Role/sidecar-injector-test', 'RoleBinding/sidecar-injector-test', 'ServiceAccount/sidecar-injector-test'];
 
 let work: string;
-let cliPolicies: string;
+/** `sidecar-injector policy --templates-dir templates` output files: without --on-problem, with warn, with deny. */
+const cli = { mutating: '', warn: '', deny: '' };
+
+/** What `sidecar-injector policy` prints for these arguments, written to a file. */
+async function printPolicies(file: string, args: readonly string[]): Promise<string> {
+  const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', TEMPLATES_DIR, ...args]);
+  if (printed.code !== 0) throw new Error(`sidecar-injector policy failed: ${printed.stderr}`);
+  const path = join(work, file);
+  writeFileSync(path, printed.stdout);
+  return path;
+}
 
 beforeAll(async () => {
   await helm(['version', '--short']);
   work = mkdtempSync(join(tmpdir(), 'chart-policy-'));
-  const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', TEMPLATES_DIR]);
-  if (printed.code !== 0) throw new Error(`sidecar-injector policy failed: ${printed.stderr}`);
-  cliPolicies = join(work, 'policies.yaml');
-  writeFileSync(cliPolicies, printed.stdout);
+  cli.mutating = await printPolicies('mutating.yaml', []);
+  cli.warn = await printPolicies('warn.yaml', ['--on-problem', 'warn']);
+  cli.deny = await printPolicies('deny.yaml', ['--on-problem', 'deny']);
 }, 900_000);
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -61,10 +74,15 @@ describe('the committed compilation of the default templates', () => {
     expect(generatePolicies(readFileSync(VALUES_FILE, 'utf8')) === committed ? 'up to date' : 'differs: run npm run generate:policies').toBe('up to date');
   });
 
-  it('renders, in mode policy, exactly what sidecar-injector policy prints for templates/ (plus the chart\'s labels and exclusions)', async () => {
-    const rendered = (await render({ set: ['mode=policy'] })).filter((o) => POLICY_KINDS.includes(o.kind));
-    const printed = parseObjects(readFileSync(cliPolicies, 'utf8'));
-    expect(printed.map((o) => o.kind)).toEqual(expect.arrayContaining(POLICY_KINDS));
+  it.each([
+    ['policy', 'warn', 'warn'],
+    ['policy', 'deny', 'deny'],
+    ['both', 'warn', 'mutating'],
+    ['both', 'deny', 'mutating'],
+  ] as const)('renders, in mode %s with config.onProblem=%s, exactly what sidecar-injector policy prints for templates/ (%s; plus the chart\'s labels and exclusions)', async (mode, onProblem, output) => {
+    const rendered = (await render({ set: [`mode=${mode}`, `config.onProblem=${onProblem}`] })).filter((o) => ADMISSION_KINDS.includes(o.kind));
+    const printed = parseObjects(readFileSync(cli[output], 'utf8'));
+    expect(new Set(printed.map((o) => o.kind))).toEqual(new Set(output === 'mutating' ? POLICY_KINDS : ADMISSION_KINDS));
     expect(comparable(rendered)).toEqual(comparable(printed));
     for (const o of rendered) expect(o.metadata.labels).toMatchObject({ 'app.kubernetes.io/instance': 'sidecar-injector', 'app.kubernetes.io/managed-by': 'sidecar-injector' });
   });
@@ -78,26 +96,38 @@ describe('the committed compilation of the default templates', () => {
       for (const mode of ['policy', 'both']) {
         const stderr = await refusal({ ...options, set: [...(options.set ?? []), `mode=${mode}`] });
         expect(stderr).toContain(`mode=${mode}: sidecarTemplates or config.defaultTemplates differ from the chart's defaults`);
-        expect(stderr).toContain('--set-file policy.manifests=policies.yaml');
+        expect(stderr).toContain('--on-problem warn > policies.yaml, then --set-file policy.manifests=policies.yaml');
       }
     }
     // Unchanged values hash as the generator recorded (sprig's sha256sum and node's agree).
     expect(names(await render({ set: ['mode=policy'] })).length).toBeGreaterThan(0);
 
-    const own = join(work, 'own.yaml');
-    const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', TEMPLATES_DIR, '--default-templates', 'log-collector']);
-    writeFileSync(own, printed.stdout);
-    const rendered = (await render({ set: ['mode=policy', 'config.defaultTemplates={log-collector}'], extraArgs: ['--set-file', `policy.manifests=${own}`] })).filter((o) => POLICY_KINDS.includes(o.kind));
-    expect(comparable(rendered)).toEqual(comparable(parseObjects(printed.stdout)));
+    const own = await printPolicies('own.yaml', ['--default-templates', 'log-collector', '--on-problem', 'warn']);
+    const rendered = (await render({ set: ['mode=policy', 'config.defaultTemplates={log-collector}'], extraArgs: ['--set-file', `policy.manifests=${own}`] })).filter((o) =>
+      ADMISSION_KINDS.includes(o.kind),
+    );
+    expect(comparable(rendered)).toEqual(comparable(parseObjects(readFileSync(own, 'utf8'))));
+  });
+
+  it('policy.manifests in mode policy must report problems as config.onProblem says; in mode both its validating policies are left out (the webhook reports)', async () => {
+    const withManifests = (file: string, ...set: string[]): RenderOptions => ({ set: ['mode=policy', ...set], extraArgs: ['--set-file', `policy.manifests=${file}`] });
+    expect(await refusal(withManifests(cli.mutating))).toContain(
+      "mode=policy with config.onProblem=warn: policy.manifests must hold what `sidecar-injector policy --on-problem warn` prints, whose validating policies report problems as the webhook would",
+    );
+    expect(await refusal(withManifests(cli.warn, 'config.onProblem=deny'))).toContain('mode=policy with config.onProblem=deny: policy.manifests must hold what `sidecar-injector policy --on-problem deny` prints');
+    expect(await refusal(withManifests(cli.deny))).toContain('mode=policy with config.onProblem=warn');
+    expect(comparable((await render(withManifests(cli.deny, 'config.onProblem=deny'))).filter((o) => ADMISSION_KINDS.includes(o.kind)))).toEqual(comparable(parseObjects(readFileSync(cli.deny, 'utf8'))));
+    const both = (await render({ set: ['mode=both'], extraArgs: ['--set-file', `policy.manifests=${cli.deny}`] })).filter((o) => ADMISSION_KINDS.includes(o.kind));
+    expect(comparable(both)).toEqual(comparable(parseObjects(readFileSync(cli.mutating, 'utf8'))));
   });
 
   it('policy.manifests must hold admission policies: anything else, or nothing, is refused', async () => {
     const other = join(work, 'other.yaml');
-    writeFileSync(other, `${readFileSync(cliPolicies, 'utf8')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`);
+    writeFileSync(other, `${readFileSync(cli.warn, 'utf8')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`);
     expect(await refusal({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${other}`] })).toContain('policy.manifests holds a v1 ConfigMap');
     const empty = join(work, 'empty.yaml');
     writeFileSync(empty, '---\n# nothing\n');
-    expect(await refusal({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${empty}`] })).toContain('policy.manifests holds no object');
+    expect(await refusal({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${empty}`] })).toContain('policy.manifests holds no mutating policy');
   });
 });
 
@@ -118,20 +148,19 @@ describe('the objects of each mode', () => {
     for (const kind of POLICY_KINDS) expect(kinds).not.toContain(kind);
   });
 
+  const TEMPLATES = ['egress-logger', 'http-interceptor', 'http-prober', 'log-collector'];
+  const mutatingPolicies = TEMPLATES.flatMap((t) => POLICY_KINDS.map((kind) => `${kind}/sidecar-injector.${t}`));
+
   it.each(['self-managed', 'cert-manager'])('policy (certificates %s): the policies, their bindings and the helm test hook, nothing else', async (certificates) => {
     const objects = await render({ set: ['mode=policy', `certificates.mode=${certificates}`, ...everything] });
-    expect(names(objects)).toEqual(
-      [
-        ...['egress-logger', 'http-interceptor', 'http-prober', 'log-collector'].flatMap((t) => POLICY_KINDS.map((kind) => `${kind}/sidecar-injector.${t}`)),
-        ...TEST_HOOK,
-      ].sort(),
-    );
+    // The validating policies: one per template, one for names that are no template, one for inject=true without defaults.
+    const validating = ['sidecar-injector', 'sidecar-injector-no-defaults', ...TEMPLATES.map((t) => `sidecar-injector.${t}`)].flatMap((name) => VALIDATING_KINDS.map((kind) => `${kind}/${name}`));
+    expect(names(objects)).toEqual([...mutatingPolicies, ...validating, ...TEST_HOOK].sort());
   });
 
-  it('both: every object of webhook mode and every policy of policy mode', async () => {
+  it('both: every object of webhook mode and the mutating policies (the webhook reports problems: no validating policy)', async () => {
     const webhook = names(await render({ set: everything }));
-    const policy = names(await render({ set: ['mode=policy', ...everything] }));
-    expect(names(await render({ set: ['mode=both', ...everything] }))).toEqual([...new Set([...webhook, ...policy])].sort());
+    expect(names(await render({ set: ['mode=both', ...everything] }))).toEqual([...webhook, ...mutatingPolicies].sort());
   });
 
   it('no mode at all is webhook: helm upgrade --reuse-values of a release made before mode existed keeps the old defaults, which lack it', async () => {
@@ -140,15 +169,16 @@ describe('the objects of each mode', () => {
   });
 
   it('each binding skips the namespaces the webhook configuration skips: kube-*, the release namespace, webhook.excludeNamespaces', async () => {
-    const objects = await render({ namespace: 'injector', set: ['mode=both', 'webhook.excludeNamespaces={batch,legacy}'] });
-    const bindings = objects.filter((o) => o.kind === 'MutatingAdmissionPolicyBinding');
-    expect(bindings).toHaveLength(4);
     const excluded = ['kube-system', 'kube-node-lease', 'kube-public', 'injector', 'batch', 'legacy'];
+    const policy = await render({ namespace: 'injector', set: ['mode=policy', 'webhook.excludeNamespaces={batch,legacy}'] });
+    const bindings = policy.filter((o) => o.kind.endsWith('AdmissionPolicyBinding'));
+    expect(bindings).toHaveLength(10);
     for (const binding of bindings) {
       expect((binding['spec'] as Json)['matchResources']).toEqual({
         namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded }] },
       });
     }
+    const objects = await render({ namespace: 'injector', set: ['mode=both', 'webhook.excludeNamespaces={batch,legacy}'] });
     const webhooks = (objects.find((o) => o.kind === 'MutatingWebhookConfiguration')?.['webhooks'] ?? []) as Array<{ namespaceSelector: { matchExpressions: Json[] } }>;
     for (const webhook of webhooks) {
       expect(webhook.namespaceSelector.matchExpressions).toContainEqual({ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: excluded });
@@ -165,13 +195,8 @@ describe('what the policies cannot do is refused, not installed', () => {
     expect(names(await render({ extraArgs: ['--kube-version', '1.30.0'] }))).toContain('Deployment/sidecar-injector');
   });
 
-  it('config.nativeSidecars=false (policies always inject native sidecars), and config.onProblem=deny without the webhook', async () => {
-    for (const mode of ['policy', 'both']) {
-      expect(await refusal({ set: [`mode=${mode}`, 'config.nativeSidecars=false'] })).toContain(`mode=${mode} with config.nativeSidecars=false`);
-    }
-    expect(await refusal({ set: ['mode=policy', 'config.onProblem=deny'] })).toContain('mode=policy with config.onProblem=deny');
-    // In both, the webhook still denies what it is sent.
-    expect(names(await render({ set: ['mode=both', 'config.onProblem=deny'] }))).toContain('Deployment/sidecar-injector');
+  it.each(['policy', 'both'])('mode %s with config.nativeSidecars=false (policies always inject native sidecars)', async (mode) => {
+    expect(await refusal({ set: [`mode=${mode}`, 'config.nativeSidecars=false'] })).toContain(`mode=${mode} with config.nativeSidecars=false: the policies always inject native sidecars`);
   });
 
   it('the schema admits the three modes only', async () => {
@@ -207,11 +232,14 @@ describe('NOTES.txt says what was installed', () => {
     expect(policy).toContain('mode policy.');
     expect(policy).toContain('MutatingAdmissionPolicies (the apiserver injects, no webhook on the way):\n  sidecar-injector.egress-logger, sidecar-injector.http-interceptor, sidecar-injector.http-prober, sidecar-injector.log-collector');
     expect(policy).toContain('skipping the namespaces kube-system,kube-node-lease,kube-public,si.');
+    expect(policy).toContain('ValidatingAdmissionPolicies that warn about pods whose templates were left out for a problem\n(config.onProblem=warn)');
+    expect(await notesOf(['mode=policy', 'config.onProblem=deny'])).toContain('ValidatingAdmissionPolicies that refuse pods'); 
     expect(policy).not.toMatch(/deployment\/|Certificates:/);
 
     const both = await notesOf(['mode=both']);
     expect(both).toContain('Both paths are active');
     expect(both).toContain('rollout status deployment/r-sidecar-injector');
     expect(both).toContain('sidecar-injector.log-collector');
+    expect(both).not.toContain('ValidatingAdmissionPolicies');
   });
 });

@@ -6,7 +6,10 @@
 // `policy` mode, with that process stopped and the webhook configuration gone,
 // the apiserver stores the same pods; in `both`, with the process running
 // again, still the same pods: one log-collector, one status record, although
-// the webhook was called (and, beside a second webhook, called again).
+// the webhook was called (and, beside a second webhook, called again). A pod
+// whose override fails its pattern gets the webhook's warning in webhook
+// mode, the validating policies' in policy mode, and the webhook's alone,
+// once, in both.
 // Not on 1.30 (e2e-oldest): it has no MutatingAdmissionPolicy.
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import type * as k8s from '@kubernetes/client-node';
@@ -65,6 +68,12 @@ describe('one release: webhook, then policy with no webhook running, then both',
   let second: SecondWebhook;
   /** Pods the apiserver stored in webhook mode, by case. */
   const reference = new Map<string, string>();
+  /** kubectl's warnings for the pod with a bad override, in webhook mode. */
+  let webhookWarnings: string[] = [];
+  const BAD_OVERRIDE = 'does not match /[A-Za-z0-9._/-]+; template not injected';
+  const badOverride = (): Record<string, unknown> =>
+    podManifest({ name: 'bad', namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-collector', 'sidecar.example/log-collector.logPath': 'relative/path' } });
+  const warningsOf = (stderr: string): string[] => stderr.split('\n').filter((line) => line.startsWith('Warning:'));
 
   interface Case {
     name: string;
@@ -130,10 +139,13 @@ describe('one release: webhook, then policy with no webhook running, then both',
       intervalMs: 250,
     });
     for (const c of cases) reference.set(c.name, comparable(await dryRun(c.manifest())));
+    webhookWarnings = warningsOf((await kube.kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'name'], { input: JSON.stringify(badOverride()) })).stderr);
   }, 300_000);
 
-  it('webhook mode injects every case (the reference)', () => {
+  it('webhook mode injects every case (the reference), and warns about the bad override', () => {
     for (const c of cases) expect({ case: c.name, injected: JSON.parse(reference.get(c.name)!).metadata.annotations[STATUS_ANNOTATION] !== undefined }).toEqual({ case: c.name, injected: true });
+    expect(webhookWarnings).toHaveLength(1);
+    expect(webhookWarnings[0]).toContain(BAD_OVERRIDE);
   });
 
   it('policy mode: no Deployment, Service, certificates or webhook configuration, and with no webhook process the pods are stored as in webhook mode', async () => {
@@ -158,6 +170,14 @@ describe('one release: webhook, then policy with no webhook running, then both',
       { timeoutMs: 30_000, intervalMs: 250 },
     );
     for (const c of cases.filter((c) => !c.severalTemplates)) expect({ case: c.name, pod: comparable(await dryRun(c.manifest())) }).toEqual({ case: c.name, pod: reference.get(c.name) });
+
+    // config.onProblem=warn: the chart's validating policies warn as the webhook did, behind the apiserver's prefix.
+    const bad = await kube.kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'name'], { input: JSON.stringify(badOverride()) });
+    expect(bad.code).toBe(0);
+    const warnings = warningsOf(bad.stderr);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/ValidatingAdmissionPolicy 'sidecar-injector\.log-collector'/);
+    expect(warnings[0]).toContain(webhookWarnings[0]!.replace(/^Warning: /, ''));
   });
 
   it("policy mode: the helm test hook's command passes as its ServiceAccount (there is no kubelet to run its pod)", async () => {
@@ -191,5 +211,8 @@ describe('one release: webhook, then policy with no webhook running, then both',
     const injectedByWebhook = (name: string, namespace: string): string[] => admissionsFor(injector!, namespace, name).flatMap((l) => l.templates ?? []);
     expect(injectedByWebhook('asks', ns.plain)).toEqual([]);
     expect(injectedByWebhook('two', ns.plain)).toEqual(['log-collector', 'http-prober']);
+    // A problem is reported once, by the webhook: no validating policy in both.
+    const bad = await kube.kubectl(['create', '-f', '-', '--dry-run=server', '-o', 'name'], { input: JSON.stringify(badOverride()) });
+    expect(warningsOf(bad.stderr)).toEqual(webhookWarnings);
   });
 });

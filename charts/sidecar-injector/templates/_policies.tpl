@@ -42,11 +42,15 @@ The admission policy objects, as JSON {"objects": [...]}: policy.manifests
 (the output of `sidecar-injector policy`, passed with --set-file) or else the
 committed compilation of the default templates, which is refused when
 sidecarTemplates or config.defaultTemplates differ from what it was compiled
-from. Fails on anything that would not inject what the webhook would.
+from. In mode policy, the validating policies of config.onProblem report
+problems as the webhook would; in mode both the webhook reports them, so
+there are none (a problem is reported once). Fails on anything that would not
+inject, or report, what the webhook would.
 */}}
 {{- define "sidecar-injector.policyObjects" -}}
 {{- $mode := include "sidecar-injector.mode" . }}
 {{- $manifests := include "sidecar-injector.policyManifests" . }}
+{{- $onProblem := .Values.config.onProblem }}
 {{- $minimum := "1.36.0-0" }}
 {{- if not (semverCompare (printf ">=%s" $minimum) .Capabilities.KubeVersion.Version) }}
 {{- fail (printf "mode=%s needs Kubernetes 1.36 or newer (MutatingAdmissionPolicy, admissionregistration.k8s.io/v1); this cluster is %s: use mode=webhook" $mode .Capabilities.KubeVersion.Version) }}
@@ -54,11 +58,9 @@ from. Fails on anything that would not inject what the webhook would.
 {{- if not .Values.config.nativeSidecars }}
 {{- fail (printf "mode=%s with config.nativeSidecars=false: the policies always inject native sidecars (docs/policy-mode.md); use mode=webhook" $mode) }}
 {{- end }}
-{{- if and (eq $mode "policy") (eq .Values.config.onProblem "deny") }}
-{{- fail "mode=policy with config.onProblem=deny: the policies leave a template with a problem out and cannot refuse the pod (docs/policy-mode.md); use mode=both or webhook" }}
-{{- end }}
 {{- $objects := list }}
 {{- if $manifests }}
+{{- $parsed := list }}
 {{- range $document := regexSplit "(?m)^---[ \t]*$" $manifests -1 }}
 {{- $object := fromYaml $document }}
 {{- if hasKey $object "Error" }}
@@ -68,18 +70,35 @@ from. Fails on anything that would not inject what the webhook would.
 {{- if not (and (eq (toString $object.apiVersion) "admissionregistration.k8s.io/v1") (has (toString $object.kind) (list "MutatingAdmissionPolicy" "MutatingAdmissionPolicyBinding" "ValidatingAdmissionPolicy" "ValidatingAdmissionPolicyBinding"))) }}
 {{- fail (printf "policy.manifests holds a %s %s: only the output of `sidecar-injector policy` (admissionregistration.k8s.io/v1 admission policies and their bindings) belongs there" (toString $object.apiVersion) (toString $object.kind)) }}
 {{- end }}
-{{- $objects = append $objects $object }}
+{{- $parsed = append $parsed $object }}
+{{- end }}
+{{- end }}
+{{- $validating := 0 }}
+{{- $denies := false }}
+{{- range $parsed }}
+{{- if eq .kind "ValidatingAdmissionPolicyBinding" }}
+{{- $validating = add1 $validating }}
+{{- if has "Deny" (.spec.validationActions | default list) }}{{ $denies = true }}{{ end }}
+{{- end }}
+{{- if or (eq $mode "policy") (hasPrefix "Mutating" .kind) }}
+{{- $objects = append $objects . }}
 {{- end }}
 {{- end }}
 {{- if not $objects }}
-{{- fail "policy.manifests holds no object: pass the output of `sidecar-injector policy` (--set-file policy.manifests=FILE)" }}
+{{- fail "policy.manifests holds no mutating policy: pass the output of `sidecar-injector policy` (--set-file policy.manifests=FILE)" }}
+{{- end }}
+{{- if and (eq $mode "policy") (or (not $validating) (ne $denies (eq $onProblem "deny"))) }}
+{{- fail (printf "mode=policy with config.onProblem=%s: policy.manifests must hold what `sidecar-injector policy --on-problem %s` prints, whose validating policies report problems as the webhook would" $onProblem $onProblem) }}
 {{- end }}
 {{- else }}
 {{- $generated := .Files.Get "files/admission-policies.yaml" | fromYaml }}
 {{- if ne (include "sidecar-injector.policySourceHash" .) (toString $generated.sourceHash) }}
-{{- fail (printf "mode=%s: sidecarTemplates or config.defaultTemplates differ from the chart's defaults, which are all the chart has compiled to policies (Helm cannot run the compiler). Compile yours and pass them: sidecar-injector policy --templates-dir DIR [--default-templates LIST] > policies.yaml, then --set-file policy.manifests=policies.yaml (docs/installing.md#policy-mode)" $mode) }}
+{{- fail (printf "mode=%s: sidecarTemplates or config.defaultTemplates differ from the chart's defaults, which are all the chart has compiled to policies (Helm cannot run the compiler). Compile yours and pass them: sidecar-injector policy --templates-dir DIR [--default-templates LIST] --on-problem %s > policies.yaml, then --set-file policy.manifests=policies.yaml (docs/installing.md#policy-mode)" $mode $onProblem) }}
 {{- end }}
-{{- $objects = $generated.objects }}
+{{- $objects = $generated.mutating }}
+{{- if eq $mode "policy" }}
+{{- $objects = concat $objects (get $generated.validating $onProblem) }}
+{{- end }}
 {{- end }}
 {{- dict "objects" $objects | toJson }}
 {{- end }}
