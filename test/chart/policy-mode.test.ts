@@ -121,6 +121,25 @@ describe('the committed compilation of the default templates', () => {
     expect(comparable(both)).toEqual(comparable(parseObjects(readFileSync(cli.mutating, 'utf8'))));
   });
 
+  it('policy.manifests in mode both must be of the templates the webhook serves (sidecarTemplates), by name and version', async () => {
+    const bumped = join(work, 'bumped.yaml');
+    writeFileSync(bumped, readFileSync(cli.mutating, 'utf8').replace(/template-version: 2\.0\.0/g, 'template-version: 2.0.1'));
+    expect(await refusal({ set: ['mode=both'], extraArgs: ['--set-file', `policy.manifests=${bumped}`] })).toContain(
+      'mode=both: policy.manifests has template "egress-logger" version "2.0.1", sidecarTemplates version "2.0.0": the policies and the webhook would inject different things',
+    );
+    const extraDir = join(work, 'extra-templates');
+    cpSync(TEMPLATES_DIR, extraDir, { recursive: true });
+    writeFileSync(join(extraDir, 'extra.yaml'), 'apiVersion: sidecar.example/v1alpha1\nkind: SidecarTemplate\nmetadata: {name: extra}\nspec: {version: "1.0.0", containers: [{name: extra, image: "registry.example/extra:1"}]}\n');
+    const extra = join(work, 'extra.yaml');
+    const printed = await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', extraDir]);
+    writeFileSync(extra, printed.stdout);
+    expect(await refusal({ set: ['mode=both'], extraArgs: ['--set-file', `policy.manifests=${extra}`] })).toContain('mode=both: policy.manifests has template "extra" version "1.0.0", sidecarTemplates has no such template');
+    // In mode policy sidecarTemplates is not used (no webhook): the manifests are the templates.
+    const withValidating = join(work, 'extra-warn.yaml');
+    writeFileSync(withValidating, (await run(process.execPath, [DIST_MAIN, 'policy', '--templates-dir', extraDir, '--on-problem', 'warn'])).stdout);
+    expect(names(await render({ set: ['mode=policy'], extraArgs: ['--set-file', `policy.manifests=${withValidating}`] }))).toContain('MutatingAdmissionPolicy/sidecar-injector.extra');
+  });
+
   it('policy.manifests must hold admission policies: anything else, or nothing, is refused', async () => {
     const other = join(work, 'other.yaml');
     writeFileSync(other, `${readFileSync(cli.warn, 'utf8')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n`);

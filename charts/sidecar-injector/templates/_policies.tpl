@@ -87,6 +87,27 @@ inject, or report, what the webhook would.
 {{- if not $objects }}
 {{- fail "policy.manifests holds no mutating policy: pass the output of `sidecar-injector policy` (--set-file policy.manifests=FILE)" }}
 {{- end }}
+{{- if eq $mode "both" }}
+{{- /* The webhook serves sidecarTemplates: each policy must be of one of them, at its version. */}}
+{{- $versions := dict }}
+{{- range $file, $text := .Values.sidecarTemplates }}
+{{- range $document := regexSplit "(?m)^---[ \t]*$" $text -1 }}
+{{- $template := fromYaml $document }}
+{{- if and $template (eq (toString $template.kind) "SidecarTemplate") }}
+{{- $_ := set $versions (toString (dig "metadata" "name" "" $template)) (toString (dig "spec" "version" "" $template)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- range $objects }}
+{{- if eq .kind "MutatingAdmissionPolicy" }}
+{{- $name := index (.metadata.labels | default dict) "sidecar.example/template" | default "" }}
+{{- $version := index (.metadata.annotations | default dict) "sidecar.example/template-version" | default "" }}
+{{- if ne (get $versions $name | default "<none>") $version }}
+{{- fail (printf "mode=both: policy.manifests has template %q version %q, sidecarTemplates %s: the policies and the webhook would inject different things; compile policy.manifests from sidecarTemplates" $name $version (ternary (printf "version %q" (get $versions $name)) "has no such template" (hasKey $versions $name))) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if and (eq $mode "policy") (or (not $validating) (ne $denies (eq $onProblem "deny"))) }}
 {{- fail (printf "mode=policy with config.onProblem=%s: policy.manifests must hold what `sidecar-injector policy --on-problem %s` prints, whose validating policies report problems as the webhook would" $onProblem $onProblem) }}
 {{- end }}
