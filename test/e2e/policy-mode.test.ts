@@ -172,26 +172,55 @@ const GOLDEN_GROUPS: GoldenGroup[] = [
   { cases: ['service-account-not-allowed'], templatesOf: ['service-account-not-allowed'] },
 ];
 /**
- * The golden cases whose settings policy mode does not have, by design: run
- * with the webhook's default settings in the main comparison (the policies
- * store what that webhook stores), and with their own settings by a webhook
- * of their own (the built-in templates and privileged-template-refused's),
- * which stores something else. `injects`: with the default settings.
+ * The golden cases with settings of their own, --on-problem=deny or
+ * --native-sidecars=false: run with the webhook's default settings in the
+ * main comparison (the mutating policies store what that webhook stores), and
+ * by a webhook with their own settings (the built-in templates and
+ * privileged-template-refused's), then by the policies of `policy
+ * --on-problem deny` (the companion validating policies refuse as the
+ * webhook). `injects`: with the default settings.
  */
-const GOLDEN_SETTINGS_DIFFER = new Map<string, { why: string; injects: boolean }>([
-  ['container-name-conflict-denies', { why: '--on-problem=deny', injects: false }],
-  ['unknown-template-denies', { why: '--on-problem=deny', injects: true }],
-  ['privileged-template-refused', { why: '--on-problem=deny, and a template policy refuses to compile', injects: false }],
-  ['native-disabled-falls-back-to-regular', { why: '--native-sidecars=false', injects: true }],
+const GOLDEN_OWN_SETTINGS = new Map<string, { injects: boolean }>([
+  ['container-name-conflict-denies', { injects: false }],
+  ['unknown-template-denies', { injects: true }],
+  // By design: policy refuses its template; the webhook refuses the pod.
+  ['privileged-template-refused', { injects: false }],
+  // By design: the policies always inject native sidecars.
+  ['native-disabled-falls-back-to-regular', { injects: true }],
 ]);
-const SETTINGS_DIFFER_FLAGS = ['--on-problem', 'deny', '--native-sidecars=false'];
-/** Neither the webhook configuration nor the policies' bindings match them (CREATE of pods only). */
+const OWN_SETTINGS_FLAGS = ['--on-problem', 'deny', '--native-sidecars=false'];
+/**
+ * An UPDATE and a subresource, which neither the webhook configuration nor
+ * the policies' bindings match (CREATE of pods only): sent as what they are,
+ * to a real pod created (from their input) with neither injector.
+ */
 const GOLDEN_NOT_CREATE = ALL_GOLDEN.filter((g) => !isCreate(g)).map((g) => g.name);
+const notCreatePods = { webhook: new Map<string, string>(), policy: new Map<string, string>() };
+const NOT_CREATE_ARGS: Record<string, string[]> = {
+  'update-is-not-mutated': ['annotate', 'pod', 'web-1', 'example.com/touched=yes'],
+  'subresource-is-not-mutated': [
+    'patch',
+    'pod',
+    'web-1',
+    '--subresource=ephemeralcontainers',
+    '--type=strategic',
+    '-p',
+    JSON.stringify({ spec: { ephemeralContainers: [{ name: 'debugger', image: APP_IMAGE }] } }),
+  ],
+};
 
-/** The pods of the golden groups and of GOLDEN_SETTINGS_DIFFER's own webhook. */
+async function runNotCreate(into: Map<string, string>): Promise<void> {
+  for (const name of GOLDEN_NOT_CREATE) {
+    const result = await kube.kubectl([...(NOT_CREATE_ARGS[name] ?? []), '-n', ns.notCreate, '--dry-run=server', '-o', 'json']);
+    into.set(name, result.code === 0 ? comparable(result.stdout) : `${REFUSED}: ${result.stderr}`);
+  }
+}
+
+/** The pods of the golden groups, and of GOLDEN_OWN_SETTINGS's own webhook and policies. */
 const groupWebhookPods = new Map<string, string>();
 const groupPolicyPods = new Map<string, string>();
 const settingsWebhookRaw = new Map<string, string>();
+const settingsPolicyRaw = new Map<string, string>();
 
 const SEVERAL = 'asks for several known templates';
 const FOREIGN_RECORD = 'carries a status record other than the policy\'s own';
@@ -220,7 +249,7 @@ const settingsCaseName = (name: string): string => `golden case ${name} with the
 let env: E2eEnvironment | undefined;
 let kube: Kube;
 let templatesDir: string;
-const ns = { plain: '', optedIn: '', optedInNoList: '', optedInUnknown: '', listed: '', team: '', blue: '', reinvoke: '' };
+const ns = { plain: '', optedIn: '', optedInNoList: '', optedInUnknown: '', listed: '', team: '', blue: '', reinvoke: '', notCreate: '' };
 /** Each mode's Deployments go to their own namespaces, alike but for the name. */
 const deployNs = { webhook: { plain: '', optedIn: '' }, policy: { plain: '', optedIn: '' } };
 const webhookPods = new Map<string, string>();
@@ -350,7 +379,7 @@ function cases(): Case[] {
     const differs = GOLDEN_DIFFERS.get(golden.name);
     add(`golden case ${golden.name}${differs === undefined ? '' : ` (${differs})`}`, golden.recorded, () => goldenManifest(golden), differs !== undefined);
   }
-  for (const [name, { injects }] of GOLDEN_SETTINGS_DIFFER) add(settingsCaseName(name), injects, () => goldenManifest(goldenCase(name)));
+  for (const [name, { injects }] of GOLDEN_OWN_SETTINGS) add(settingsCaseName(name), injects, () => goldenManifest(goldenCase(name)));
   add('the policy\'s own record, not borne out, and a volume conflict: the record is removed', false, () =>
     pod({
       name: 'unsupported-record-conflict',
@@ -526,6 +555,12 @@ async function runGoldenGroup(group: GoldenGroup): Promise<void> {
 }
 
 let refusedCompile: Awaited<ReturnType<typeof run>> | undefined;
+let denyingCompile: Awaited<ReturnType<typeof run>> | undefined;
+
+/** Until a dry run of `manifest` is refused: validating policies reach the apiserver through informers. */
+async function waitUntilRefused(what: string, manifest: () => Manifest): Promise<void> {
+  await waitFor(what, async () => ((await createDryRun(manifest())) === REFUSED ? true : undefined), { timeoutMs: 30_000, intervalMs: 250 });
+}
 
 beforeAll(async () => {
   env = await E2eEnvironment.start();
@@ -558,6 +593,10 @@ beforeAll(async () => {
   }
   // The probe of service-account-not-allowed's template: one of its allowed service accounts.
   await kube.core.createNamespacedServiceAccount({ namespace: ns.plain, body: { metadata: { name: 'auditor' } } });
+  // The real pod the golden cases that are no CREATE change, created with neither injector (it asks for log-collector).
+  ns.notCreate = await kube.createNamespace('policy-not-create');
+  const [notCreate] = GOLDEN_NOT_CREATE.map(goldenCase);
+  if (notCreate !== undefined) await kube.mustApply({ ...notCreate.input, metadata: { ...notCreate.input.metadata, namespace: ns.notCreate } });
 
   // The built-in templates and two test templates, one of them allowed in ns.team only.
   templatesDir = await env.temps.copyOfTemplates();
@@ -582,6 +621,7 @@ beforeAll(async () => {
   await waitUntilInjects('log-collector', ns.optedIn, true);
   await runAll(webhookPods, webhookRaw);
   await runDeployments(deployNs.webhook, webhookDeploymentPods);
+  await runNotCreate(notCreatePods.webhook);
 
   // Policy mode: no webhook configuration, the compiled policies only.
   expect((await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).code).toBe(0);
@@ -594,6 +634,7 @@ beforeAll(async () => {
   await waitUntilInjects('late-logger', ns.blue, true);
   await runAll(policyPods);
   await runDeployments(deployNs.policy, policyDeploymentPods);
+  await runNotCreate(notCreatePods.policy);
 
   // Neither: what the apiserver stores for the pods the policies leave alone by design.
   expect(await kube.kubectl(['delete', '-f', '-'], { input: compiled.stdout })).toMatchObject({ code: 0 });
@@ -602,11 +643,22 @@ beforeAll(async () => {
 
   for (const group of GOLDEN_GROUPS) await runGoldenGroup(group);
 
-  // The golden cases with settings policy mode does not have, by their own webhook.
+  // The golden cases with settings of their own: a webhook with those settings, then the policies of policy --on-problem deny.
   const settingsDir = await templatesWith(['privileged-template-refused']);
-  await env.startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' }, SETTINGS_DIFFER_FLAGS, { templatesDir: settingsDir });
-  for (const name of GOLDEN_SETTINGS_DIFFER.keys()) settingsWebhookRaw.set(name, await createDryRunRaw(goldenManifest(goldenCase(name))));
+  await env.startRegisteredInjector({ failurePolicy: 'Fail', reinvocationPolicy: 'IfNeeded' }, OWN_SETTINGS_FLAGS, { templatesDir: settingsDir });
+  for (const name of GOLDEN_OWN_SETTINGS.keys()) settingsWebhookRaw.set(name, await createDryRunRaw(goldenManifest(goldenCase(name))));
   refusedCompile = await run('node', [DIST_MAIN, 'policy', '--templates-dir', settingsDir]);
+  expect((await kube.kubectl(['delete', 'mutatingwebhookconfiguration', CONFIGURATION_NAME])).code).toBe(0);
+  await waitUntilInjects('log-collector', ns.plain, false);
+  denyingCompile = await run('node', [DIST_MAIN, 'policy', '--templates-dir', settingsDir, '--allow-refused', '--on-problem', 'deny']);
+  expect(denyingCompile.code).toBe(0);
+  expect(await kube.kubectl(['apply', '-f', '-'], { input: denyingCompile.stdout })).toMatchObject({ code: 0, stderr: '' });
+  for (const template of BUILT_IN) await waitUntilInjects(template, ns.plain, true);
+  await waitUntilRefused('an unknown template to be refused', () => pod({ name: `probe-${uniqueSuffix()}`, namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-colector' } }));
+  await waitUntilRefused('a volume conflict to be refused', () =>
+    pod({ name: `probe-${uniqueSuffix()}`, namespace: ns.plain, annotations: { [INJECT_ANNOTATION]: 'log-collector' }, volumes: [{ name: 'shared-logs', emptyDir: {} }] }),
+  );
+  for (const name of GOLDEN_OWN_SETTINGS.keys()) settingsPolicyRaw.set(name, await createDryRunRaw(goldenManifest(goldenCase(name))));
 }, 600_000);
 
 afterAll(async () => {
@@ -659,36 +711,60 @@ describe('golden cases with their own templates or --default-templates: the poli
   });
 });
 
-describe('golden cases with settings policy mode does not have, by design (docs/policy-mode.md)', () => {
-  const policyPod = (name: string): unknown => JSON.parse(policyPods.get(settingsCaseName(name)) ?? 'null');
+describe('golden cases with --on-problem=deny or --native-sidecars=false (docs/policy-mode.md)', () => {
   const names = (list: Array<{ name: string }> | undefined): string[] => (list ?? []).map((c) => c.name);
+  /** What a refusal says after the webhook's or the apiserver's own preamble. */
+  const refusal = (raw: string | undefined): string | undefined => /sidecar injection refused: .*/.exec(raw ?? '')?.[0];
 
-  it.each(['container-name-conflict-denies', 'unknown-template-denies'])('%s: the webhook with --on-problem=deny refuses the pod; the policies store it as with --on-problem=warn', (name) => {
-    expect(settingsWebhookRaw.get(name)).toMatch(new RegExp(`^${REFUSED}: .*denied the request`, 's'));
-    expect(policyPods.get(settingsCaseName(name))).not.toBe(REFUSED);
-    expect(policyPods.get(settingsCaseName(name))).toBe(webhookPods.get(settingsCaseName(name)));
-  });
+  it.each(['container-name-conflict-denies', 'unknown-template-denies'])(
+    '%s: refused by the webhook with --on-problem=deny and by the policies of policy --on-problem deny, with the same text',
+    (name) => {
+      const webhook = settingsWebhookRaw.get(name);
+      expect(webhook).toMatch(new RegExp(`^${REFUSED}: .*denied the request`, 's'));
+      expect(refusal(webhook)).toBeDefined();
+      expect(settingsPolicyRaw.get(name)).toMatch(new RegExp(`^${REFUSED}: `));
+      expect(refusal(settingsPolicyRaw.get(name))).toBe(refusal(webhook));
+    },
+  );
 
-  it('privileged-template-refused: policy refuses to compile the template, with its reason; the webhook with --on-problem=deny refuses the pod; with no policy for it the pod is stored as sent', () => {
+  it('privileged-template-refused (by design): policy refuses to compile the template, with its reason; the webhook with --on-problem=deny refuses the pod; with no policy for the template the pod is stored as sent', () => {
     expect(refusedCompile).toMatchObject({ code: 1, stdout: '' });
     expect(refusedCompile?.stderr).toContain('template "node-agent" cannot be compiled to a policy');
+    expect(denyingCompile?.stderr).toContain('template "node-agent" cannot be compiled to a policy');
     expect(settingsWebhookRaw.get('privileged-template-refused')).toMatch(new RegExp(`^${REFUSED}: .*denied the request`, 's'));
-    expect(injectedBy(policyPods.get(settingsCaseName('privileged-template-refused')))).toEqual([]);
+    const policy = settingsPolicyRaw.get('privileged-template-refused');
+    expect(policy).not.toMatch(new RegExp(`^${REFUSED}`));
+    expect(injectedBy(policy)).toEqual([]);
+    expect(policy).not.toContain('"name":"node-agent"');
   });
 
-  it('native-disabled-falls-back-to-regular: the webhook with --native-sidecars=false adds a regular container; the policies a native sidecar', () => {
+  it('native-disabled-falls-back-to-regular (by design): the webhook with --native-sidecars=false adds a regular container; the policies a native sidecar', () => {
     const webhook = JSON.parse(settingsWebhookRaw.get('native-disabled-falls-back-to-regular') ?? 'null') as { spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string }> } };
     expect(names(webhook.spec.containers)).toContain('egress-logger');
     expect(names(webhook.spec.initContainers)).not.toContain('egress-logger');
-    const policy = policyPod('native-disabled-falls-back-to-regular') as { spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string; restartPolicy?: string }> } };
+    const policy = JSON.parse(settingsPolicyRaw.get('native-disabled-falls-back-to-regular') ?? 'null') as { spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string; restartPolicy?: string }> } };
     expect(names(policy.spec.containers)).not.toContain('egress-logger');
     expect(policy.spec.initContainers?.find((c) => c.name === 'egress-logger')?.restartPolicy).toBe('Always');
   });
 });
 
+describe('golden cases that are no pod CREATE: neither mode changes the pod', () => {
+  it.each(GOLDEN_NOT_CREATE)('golden case %s', (name) => {
+    const webhook = notCreatePods.webhook.get(name);
+    expect(webhook).toBeDefined();
+    expect(webhook).not.toMatch(new RegExp(`^${REFUSED}`));
+    // The operation took effect, and injected nothing though the pod asks for log-collector.
+    const stored = JSON.parse(webhook ?? '{}') as { metadata: { annotations?: Record<string, string> }; spec: { ephemeralContainers?: Array<{ name: string }> } };
+    if (name === 'update-is-not-mutated') expect(stored.metadata.annotations?.['example.com/touched']).toBe('yes');
+    else expect((stored.spec.ephemeralContainers ?? []).map((c) => c.name)).toEqual(['debugger']);
+    expect(injectedBy(webhook)).toEqual([]);
+    expect(notCreatePods.policy.get(name)).toBe(webhook);
+  });
+});
+
 describe('every golden case is accounted for', () => {
-  it('compared as stored (equal, or left alone by design), by settings policy mode does not have, or not a pod CREATE', () => {
-    const covered = [...GOLDEN.map((g) => g.name), ...GOLDEN_GROUPS.flatMap((group) => group.cases), ...GOLDEN_SETTINGS_DIFFER.keys(), ...GOLDEN_NOT_CREATE];
+  it('compared in the main comparison, in a group, with its own settings, or as no pod CREATE', () => {
+    const covered = [...GOLDEN.map((g) => g.name), ...GOLDEN_GROUPS.flatMap((group) => group.cases), ...GOLDEN_OWN_SETTINGS.keys(), ...GOLDEN_NOT_CREATE];
     expect(covered.sort()).toEqual(ALL_GOLDEN.map((g) => g.name).sort());
     expect(GOLDEN_NOT_CREATE.sort()).toEqual(['subresource-is-not-mutated', 'update-is-not-mutated']);
   });
