@@ -1,4 +1,4 @@
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, ServerResponse, type RequestListener, type Server as HttpServer } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tlsOptions, type ServingCertificate } from '../certs/serving-certificate.js';
@@ -49,6 +49,8 @@ export const HANDSHAKE_TIMEOUT_MS = 5_000;
 export const HEADERS_TIMEOUT_MS = 5_000;
 // Node checks the headers timeout only this often (its default is 30 s).
 const CONNECTIONS_CHECKING_INTERVAL_MS = 1_000;
+// While stopping, connections whose last keep-alive answer has just finished are closed this often.
+const IDLE_SWEEP_MS = 50;
 
 function listen(server: Server | HttpServer, host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -81,19 +83,28 @@ export async function startHttpsServer(options: {
   maxConnections?: number;
 }): Promise<RunningServer> {
   let closing = false;
-  // Responses that may still go out with keep-alive, for a drain to reach them.
-  const unanswered = new Set<ServerResponse>();
-  const drain = (): void => {
-    if (closing) return;
-    closing = true;
-    for (const res of unanswered) if (!res.headersSent) res.setHeader('connection', 'close');
-  };
   // Which certificate each connection was opened with, so connections from before a swap can be retired.
   let certificateGeneration = 0;
   const generationOf = new WeakMap<object, number>();
+  const retire = (res: ServerResponse): boolean =>
+    closing || (certificateGeneration > 0 && (generationOf.get(res.socket ?? {}) ?? certificateGeneration) < certificateGeneration);
+  /**
+   * Tells keep-alive clients to reconnect elsewhere once a drain has begun, or
+   * with the new certificate, without keeping anything per request: decided
+   * when a request arrives, and again when the head of an answer that was in
+   * flight goes out (writeHead, which ServerResponse's implicit head calls
+   * too). Express swaps the prototype of its responses, so the second check
+   * covers /mutate only; the ops endpoints answer in the tick they are asked.
+   */
+  class RetiringResponse extends ServerResponse {}
+  RetiringResponse.prototype.writeHead = function writeHead(this: ServerResponse, ...args: unknown[]) {
+    if (retire(this)) this.setHeader('connection', 'close');
+    return Reflect.apply(ServerResponse.prototype.writeHead, this, args) as ServerResponse;
+  } as ServerResponse['writeHead'];
   const server = createServer(
     {
       ...tlsOptions(options.certificate),
+      ServerResponse: RetiringResponse as typeof ServerResponse,
       // Slow or stuck clients must not pin sockets; the apiserver gives up after 30 s anyway.
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       headersTimeout: HEADERS_TIMEOUT_MS,
@@ -102,13 +113,7 @@ export async function startHttpsServer(options: {
       keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     },
     (req, res) => {
-      // Tell keep-alive clients to reconnect elsewhere once a drain has begun, or with the new certificate.
-      const stale = (generationOf.get(req.socket) ?? certificateGeneration) < certificateGeneration;
-      if (closing || stale) res.setHeader('connection', 'close');
-      else {
-        unanswered.add(res);
-        res.once('close', () => unanswered.delete(res));
-      }
+      if (retire(res)) res.setHeader('connection', 'close');
       options.listener(req, res);
     },
   );
@@ -122,13 +127,15 @@ export async function startHttpsServer(options: {
       server.setSecureContext(tlsOptions(certificate));
       certificateGeneration += 1;
     },
-    drain,
+    drain: () => {
+      closing = true;
+    },
     shutdown: (timeoutMs) => {
-      drain();
-      // An answer whose headers went out before the drain said keep-alive; once it is
+      closing = true;
+      // An answer whose head went out before the drain said keep-alive; once it is
       // complete its connection is idle, and close() alone would leave it open.
-      for (const res of unanswered) res.once('finish', () => setImmediate(() => server.closeIdleConnections()));
-      return closeGracefully(server, timeoutMs);
+      const idle = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
+      return closeGracefully(server, timeoutMs).finally(() => clearInterval(idle));
     },
   };
 }
