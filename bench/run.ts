@@ -14,7 +14,11 @@
  * Server CPU time comes from /proc/<pid>/stat.
  *
  * Environment: BENCH_DURATION (s per measured run, 6), BENCH_ROUNDS (5),
- * BENCH_CONNECTIONS (32), BENCH_WARMUP (s per target, 3), BENCH_CPU_PROF=1
+ * BENCH_CONNECTIONS (32), BENCH_WARMUP (s per target, 3), BENCH_PIN (1: on
+ * a machine of 2 cores or more with taskset, the servers run on the last core
+ * and this process, the load generator, on the first, so a server never
+ * shares its core with the load and the rounds spread far less; 0: let the
+ * kernel place them), BENCH_CPU_PROF=1
  * (run the injector under --cpu-prof and print its hottest functions; the
  * figures of such a run are not comparable), BENCH_PERF=1 (the minimal handler
  * and the injector run with --perf-basic-prof, and after the rounds one more
@@ -51,6 +55,7 @@ const PERF = process.env['BENCH_PERF'] === '1';
 // The product logs one line per admission at info; another level only to see what logging costs.
 const INJECTOR_LOG_LEVEL = process.env['BENCH_INJECTOR_LOG_LEVEL'] || 'info';
 const KEEP = process.env['BENCH_KEEP'] === '1' || PROFILE;
+const PIN = process.env['BENCH_PIN'] !== '0';
 const TARGET_RATIO = 0.8;
 
 type TargetName = 'ceiling' | 'minimal' | 'injector' | 'quiet';
@@ -85,8 +90,24 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * The cores of the servers and of the load generator, when they can be kept
+ * apart: taskset execs the server, so its pid is the server's.
+ */
+function pinning(): { serverCpu: number; loadCpu: number } | undefined {
+  if (!PIN || availableParallelism() < 2) return undefined;
+  try {
+    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { serverCpu: availableParallelism() - 1, loadCpu: 0 };
+}
+const PINNED = pinning();
+
 function startChild(name: string, args: string[], port: number, stdout: number | 'ignore'): Child {
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
+  const [command, argv] = PINNED === undefined ? [process.execPath, args] : ['taskset', ['-c', String(PINNED.serverCpu), process.execPath, ...args]];
+  const proc = spawn(command, argv, { cwd: ROOT, env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${process.execPath}`);
   const child: Child = { name, proc, pid: proc.pid, port, stderr: '', exited: false, exit: Promise.resolve() };
   child.exit = new Promise((done) => {
@@ -384,6 +405,13 @@ async function main(): Promise<number> {
     `settings: ${CONNECTIONS} connections, pipelining 1, warm-up ${WARMUP} s per target, ${ROUNDS} rounds of ${DURATION} s per target, ` +
       `targets alternated (${TARGETS.join(', ')}) each round`,
   );
+  if (PINNED !== undefined) {
+    // All threads of this process (autocannon runs here), libuv's and V8's too.
+    execFileSync('taskset', ['-a', '-cp', String(PINNED.loadCpu), String(process.pid)], { stdio: 'ignore' });
+    console.log(`cores: each server on CPU ${PINNED.serverCpu} (one at a time under load), the load generator on CPU ${PINNED.loadCpu} (BENCH_PIN=0 to let the kernel place them)`);
+  } else {
+    console.log('cores: not pinned (BENCH_PIN=0, one core, or no taskset): servers and load generator share the cores as the kernel places them');
+  }
   console.log(
     `request: POST /mutate, AdmissionReview of a controller-created pod, ${fmt(body.size)} bytes of JSON, ` +
       `${INJECT_ANNOTATION}: ${REQUESTED_TEMPLATES.join(',')}, a distinct uid per request`,
@@ -557,7 +585,7 @@ async function main(): Promise<number> {
     const table = [
       `Benchmark of \`npm run bench\` (medians of ${ROUNDS} alternated ${DURATION}-s runs per target, ${CONNECTIONS} connections, pipelining 1, HTTPS, ` +
         `${fmt(body.size)}-byte AdmissionReview of a controller-created pod asking for ${REQUESTED_TEMPLATES.join(' + ')}).`,
-      `Machine: ${machineLine}; load average ${loadAtStart} at start, ${loadAtEnd} at end. The load generator (autocannon) runs on the same machine.`,
+      `Machine: ${machineLine}; load average ${loadAtStart} at start, ${loadAtEnd} at end. The load generator (autocannon) runs on the same machine${PINNED === undefined ? '' : `, on CPU ${PINNED.loadCpu}; each server on CPU ${PINNED.serverCpu}`}.`,
       '',
       '| Server | req/s | p50 (ms) | p99 (ms) | server CPU / request (µs) | server cores busy | non-2xx | errors |',
       '|---|---:|---:|---:|---:|---:|---:|---:|',
