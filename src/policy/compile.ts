@@ -19,6 +19,27 @@ export const POLICY_API_VERSION = 'admissionregistration.k8s.io/v1';
 /** Namespaces the chart's webhook configuration never sends (and so never injects). */
 export const EXCLUDED_NAMESPACES = ['kube-system', 'kube-node-lease', 'kube-public'];
 
+/** What every policy of this project matches: pod creations (the binding's namespaces narrow it). */
+export const POD_CREATE_CONSTRAINTS = {
+  resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
+};
+
+/** A policy's binding, in every namespace but the excluded ones; `settings` go between the policy's name and them. */
+export function bindingOf(kind: string, name: string, labels: Record<string, string>, settings: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: POLICY_API_VERSION,
+    kind,
+    metadata: { name, labels },
+    spec: {
+      policyName: name,
+      ...settings,
+      matchResources: {
+        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXCLUDED_NAMESPACES }] },
+      },
+    },
+  };
+}
+
 export interface PolicyOptions {
   /** As the webhook's --default-templates: for inject=true and opted-in namespaces without their own list. */
   defaultTemplates: readonly string[];
@@ -106,9 +127,7 @@ function compileOne(template: CompiledTemplate, known: readonly string[], option
     kind: 'MutatingAdmissionPolicy',
     metadata: { name, labels, annotations: { 'sidecar.example/template-version': template.version } },
     spec: {
-      matchConstraints: {
-        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-      },
+      matchConstraints: POD_CREATE_CONSTRAINTS,
       failurePolicy: 'Fail',
       // As the webhook: called again when a later mutation changed the pod; the record makes that a no-op or a completion.
       reinvocationPolicy: 'IfNeeded',
@@ -116,17 +135,7 @@ function compileOne(template: CompiledTemplate, known: readonly string[], option
       mutations: [{ patchType: 'JSONPatch', jsonPatch: { expression } }],
     },
   };
-  const binding = {
-    apiVersion: POLICY_API_VERSION,
-    kind: 'MutatingAdmissionPolicyBinding',
-    metadata: { name, labels },
-    spec: {
-      policyName: name,
-      matchResources: {
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXCLUDED_NAMESPACES }] },
-      },
-    },
-  };
+  const binding = bindingOf('MutatingAdmissionPolicyBinding', name, labels);
   return [policy, binding];
 }
 

@@ -10,7 +10,7 @@ import type { CompiledTemplate, TemplateSet } from '../templates/model.js';
 import { formatLabelSelector } from '../util/label-selector.js';
 import { authorizationCel } from './authorization.js';
 import { ANNOTATIONS, celString, celStrings, POD } from './cel.js';
-import { compilePolicies, EXCLUDED_NAMESPACES, POLICY_API_VERSION, policyName, statusRecordOf, type PolicyOptions } from './compile.js';
+import { bindingOf, compilePolicies, POD_CREATE_CONSTRAINTS, POLICY_API_VERSION, policyName, statusRecordOf, type PolicyOptions } from './compile.js';
 import { overrideChecks } from './parameters.js';
 import { conflictCel, reachesInitContainers } from './patch-ops.js';
 import { celValue, fittedCel, type ProblemTextCel } from './problem-text.js';
@@ -59,27 +59,14 @@ function policyObjects(name: string, labels: Record<string, string>, variables: 
     kind: 'ValidatingAdmissionPolicy',
     metadata: { name, labels },
     spec: {
-      matchConstraints: {
-        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }],
-      },
+      matchConstraints: POD_CREATE_CONSTRAINTS,
       // A warning that cannot be evaluated must not refuse a pod the mutating policies handled; a denial, as the webhook's failurePolicy.
       failurePolicy: onProblem === 'warn' ? 'Ignore' : 'Fail',
       variables,
       validations: validations.map((v) => validationOf(v, onProblem)),
     },
   };
-  const binding = {
-    apiVersion: POLICY_API_VERSION,
-    kind: 'ValidatingAdmissionPolicyBinding',
-    metadata: { name, labels },
-    spec: {
-      policyName: name,
-      validationActions: [onProblem === 'warn' ? 'Warn' : 'Deny'],
-      matchResources: {
-        namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: EXCLUDED_NAMESPACES }] },
-      },
-    },
-  };
+  const binding = bindingOf('ValidatingAdmissionPolicyBinding', name, labels, { validationActions: [onProblem === 'warn' ? 'Warn' : 'Deny'] });
   return [policy, binding];
 }
 
