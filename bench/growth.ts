@@ -17,9 +17,10 @@
  * stand-in apiserver, bench/fake-apiserver.ts: these rows have API access as
  * in a cluster, the others none).
  *
- * Environment: BENCH_GROWTH_ADMISSIONS (measured admissions per row, 3000;
+ * Environment: BENCH_GROWTH_ADMISSIONS (measured admissions per row, 10,000;
  * a tenth for the 1 MB row), BENCH_GROWTH_CONNECTIONS (8), BENCH_KEEP=1
- * (keep the temp dir).
+ * (keep the temp dir), BENCH_PIN=0 (let the kernel place the server and the
+ * load generator; by default they run on separate cores, bench/cores.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,10 +33,12 @@ import { REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { collectGarbage, cpuSeconds, fmt, heapUsedBytes, loadAverage, machine, makeCertificates, MIB, rssBytes, startServe, type ServeChild } from './serve-child.js';
 import { TEMPLATES_DIR } from '../test/support/paths.js';
 import { envInt } from './env.js';
+import { benchCores, coresLine, pinThisProcess } from './cores.js';
 
-const ADMISSIONS = envInt('BENCH_GROWTH_ADMISSIONS', 3000, 10);
+const ADMISSIONS = envInt('BENCH_GROWTH_ADMISSIONS', 10_000, 10);
 const CONNECTIONS = envInt('BENCH_GROWTH_CONNECTIONS', 8, 1);
 const KEEP = process.env['BENCH_KEEP'] === '1';
+const CORES = benchCores();
 
 interface Row {
   group: string;
@@ -132,7 +135,7 @@ async function measureRow(row: Row, work: string, certDir: string, templateDirs:
   const body: BodyParts = reviewBodyParts(reviewBuilder(row.shape));
   let server: ServeChild | undefined;
   try {
-    server = await startServe({ certDir, templatesDir, flags, gcOnSignal: true });
+    server = await startServe({ certDir, templatesDir, flags, gcOnSignal: true, cpu: CORES?.serverCpu });
     await collectGarbage(server);
     const rssReady = rssBytes(server.pid);
     const heapReady = await heapUsedBytes(server);
@@ -202,6 +205,8 @@ export async function runGrowth(): Promise<number> {
   const loadAtStart = loadAverage();
   console.log('\n# Cost as the work grows (bench/growth.ts)');
   console.log(`machine: ${machine()}; load average (1/5/15 min) at start: ${loadAtStart}`);
+  if (CORES !== undefined) pinThisProcess(CORES.loadCpu);
+  console.log(coresLine(CORES));
   console.log(
     `each row: a fresh serve process (info logging to /dev/null), one verified review, a warm-up of a fifth, ` +
       `then ${fmt(ADMISSIONS)} admissions (a tenth for 1 MB) over ${CONNECTIONS} connections; ` +

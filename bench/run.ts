@@ -40,6 +40,7 @@ import { formatComparison, perfAvailable, perRequestByArea, recordWhile, removeP
 import { summarizeFile } from './profile-top.js';
 import { INJECT_ANNOTATION, REQUESTED_TEMPLATES, reviewBodyParts } from './review.js';
 import { envInt } from './env.js';
+import { benchCores, coresLine, pinnedNode, pinThisProcess } from './cores.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = join(ROOT, 'bench');
@@ -55,7 +56,6 @@ const PERF = process.env['BENCH_PERF'] === '1';
 // The product logs one line per admission at info; another level only to see what logging costs.
 const INJECTOR_LOG_LEVEL = process.env['BENCH_INJECTOR_LOG_LEVEL'] || 'info';
 const KEEP = process.env['BENCH_KEEP'] === '1' || PROFILE;
-const PIN = process.env['BENCH_PIN'] !== '0';
 const TARGET_RATIO = 0.8;
 
 type TargetName = 'ceiling' | 'minimal' | 'injector' | 'quiet';
@@ -90,23 +90,10 @@ function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
-/**
- * The cores of the servers and of the load generator, when they can be kept
- * apart: taskset execs the server, so its pid is the server's.
- */
-function pinning(): { serverCpu: number; loadCpu: number } | undefined {
-  if (!PIN || availableParallelism() < 2) return undefined;
-  try {
-    execFileSync('taskset', ['-V'], { stdio: 'ignore' });
-  } catch {
-    return undefined;
-  }
-  return { serverCpu: availableParallelism() - 1, loadCpu: 0 };
-}
-const PINNED = pinning();
+const PINNED = benchCores();
 
 function startChild(name: string, args: string[], port: number, stdout: number | 'ignore'): Child {
-  const [command, argv] = PINNED === undefined ? [process.execPath, args] : ['taskset', ['-c', String(PINNED.serverCpu), process.execPath, ...args]];
+  const [command, argv] = pinnedNode(PINNED?.serverCpu, args);
   const proc = spawn(command, argv, { cwd: ROOT, env: childEnv(), stdio: ['ignore', stdout, 'pipe'] });
   if (proc.pid === undefined) throw new Error(`${name}: could not start ${process.execPath}`);
   const child: Child = { name, proc, pid: proc.pid, port, stderr: '', exited: false, exit: Promise.resolve() };
@@ -405,13 +392,8 @@ async function main(): Promise<number> {
     `settings: ${CONNECTIONS} connections, pipelining 1, warm-up ${WARMUP} s per target, ${ROUNDS} rounds of ${DURATION} s per target, ` +
       `targets alternated (${TARGETS.join(', ')}) each round`,
   );
-  if (PINNED !== undefined) {
-    // All threads of this process (autocannon runs here), libuv's and V8's too.
-    execFileSync('taskset', ['-a', '-cp', String(PINNED.loadCpu), String(process.pid)], { stdio: 'ignore' });
-    console.log(`cores: each server on CPU ${PINNED.serverCpu} (one at a time under load), the load generator on CPU ${PINNED.loadCpu} (BENCH_PIN=0 to let the kernel place them)`);
-  } else {
-    console.log('cores: not pinned (BENCH_PIN=0, one core, or no taskset): servers and load generator share the cores as the kernel places them');
-  }
+  if (PINNED !== undefined) pinThisProcess(PINNED.loadCpu);
+  console.log(coresLine(PINNED));
   console.log(
     `request: POST /mutate, AdmissionReview of a controller-created pod, ${fmt(body.size)} bytes of JSON, ` +
       `${INJECT_ANNOTATION}: ${REQUESTED_TEMPLATES.join(',')}, a distinct uid per request`,

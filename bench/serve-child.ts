@@ -8,6 +8,7 @@ import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { pinnedNode } from './cores.js';
 import { writeTestCertificates } from '../test/support/certs.js';
 import { freePort, send, type HttpResult } from '../test/support/http.js';
 import { DIST_MAIN, ROOT } from '../test/support/paths.js';
@@ -67,6 +68,8 @@ export interface ServeOptions {
   readyTimeoutMs?: number;
   /** Preload bench/gc-on-signal.mjs, for collectGarbage(). */
   gcOnSignal?: boolean;
+  /** Run the server on this CPU only (bench/cores.ts). */
+  cpu?: number;
 }
 
 const GC_PRELOAD = join(ROOT, 'bench', 'gc-on-signal.mjs');
@@ -98,7 +101,8 @@ export async function startServe(options: ServeOptions): Promise<ServeChild> {
   ];
   const logFd = openSync(options.logFile ?? '/dev/null', 'a');
   const started = Date.now();
-  const proc = spawn(process.execPath, args, { cwd: ROOT, env: childEnv(), stdio: ['ignore', logFd, 'pipe'] });
+  const [command, argv] = pinnedNode(options.cpu, args);
+  const proc = spawn(command, argv, { cwd: ROOT, env: childEnv(), stdio: ['ignore', logFd, 'pipe'] });
   closeSync(logFd);
   if (proc.pid === undefined) throw new Error(`could not start ${process.execPath}`);
   const pid = proc.pid;
