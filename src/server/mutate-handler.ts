@@ -10,6 +10,7 @@ import type { InjectionOutcome } from '../inject/plan.js';
 import { problemDetail, type Problem } from '../inject/problems.js';
 import { NamespaceUnavailableError, type ServerDeps } from './deps.js';
 import { PlanCache } from './plan-cache.js';
+import { TurnBatch } from './turn-batch.js';
 
 // Only a pod create is judged with its namespace's settings; other requests never wait for a namespace.
 const NOT_NEEDED: NamespaceInfo = namespaceInfoFrom(undefined);
@@ -28,6 +29,13 @@ function isJson(contentType: string | undefined): boolean {
   if (contentType === undefined) return false;
   const mediaType = contentType.split(';', 1)[0]?.trim().toLowerCase();
   return mediaType === 'application/json';
+}
+
+/** An answered admission, as its metrics and log line need it (not the pod: the batch should not keep it alive). */
+interface Answered {
+  outcome: InjectionOutcome;
+  seconds: number;
+  line: Record<string, unknown>;
 }
 
 function podName(pod: Pod | undefined, request: AdmissionRequest): string | undefined {
@@ -129,14 +137,29 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
     if (request.dryRun !== true) deps.onOutcome?.(namespace, pod, outcome);
   };
 
+  // The answer's metrics and log line, after the answers of this turn of the event loop.
+  const answered = new TurnBatch<Answered>(
+    ({ outcome, seconds, line }) => {
+      record(outcome, seconds);
+      logger.info(line, 'admission');
+    },
+    (error) => {
+      try {
+        logger.error({ err: error }, 'could not record an admission');
+      } catch {
+        // The logger itself failed: nothing left to tell.
+      }
+    },
+  );
+
   const logAnswer = (request: AdmissionRequest, pod: Pod | undefined, outcome: InjectionOutcome, started: bigint): void => {
-    const namespace = request.namespace ?? '';
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    record(outcome, seconds);
-    logger.info(
-      {
+    answered.add({
+      outcome,
+      seconds,
+      line: {
         uid: request.uid,
-        namespace,
+        namespace: request.namespace ?? '',
         pod: podName(pod, request),
         operation: request.operation,
         dryRun: request.dryRun === true,
@@ -148,8 +171,7 @@ export function createMutateHandler(deps: ServerDeps): (req: IncomingMessage, re
         problemDetails: problemDetails(outcome.problems),
         durationMs: Math.round(seconds * 1e6) / 1e3,
       },
-      'admission',
-    );
+    });
   };
 
   // What a warning's short message leaves out, for the log only.
