@@ -1,31 +1,27 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { BatchedLines } from './batched-lines.js';
+import { isoTimeField } from './iso-time.js';
 
 export type { Logger };
 
 /**
- * A JSON logger. Lines are buffered (4 KiB or 250 ms, whichever comes first)
- * instead of one write(2) per admission line, which costs more than the rest
- * of the log call; the buffer is flushed synchronously when the process exits.
- * Tests pass their own destination to read the lines back.
+ * A JSON logger. Lines are gathered into one write per 4 KiB or 250 ms
+ * instead of one write(2) per admission line (observability/batched-lines.ts),
+ * and what is gathered is written when the process exits. Tests pass their
+ * own destination to read the lines back.
  */
 export function createLogger(options: { level: string; destination?: DestinationStream }): Logger {
   let destination = options.destination;
   if (destination === undefined) {
-    const stdout = pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 250 });
-    process.once('exit', () => {
-      try {
-        stdout.flushSync();
-      } catch {
-        // Destroyed or never opened: nothing left to write.
-      }
-    });
+    const stdout = new BatchedLines(process.stdout);
+    process.once('exit', stdout.flush);
     destination = stdout;
   }
   return pino(
     {
       level: options.level,
       base: { service: 'sidecar-injector' },
-      timestamp: pino.stdTimeFunctions.isoTime,
+      timestamp: isoTimeField(),
       formatters: { level: (label) => ({ level: label }) },
     },
     destination,

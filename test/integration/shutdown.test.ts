@@ -5,7 +5,7 @@ import { afterAll, afterEach, expect, it, jest } from '@jest/globals';
 import { request as httpsRequest } from 'node:https';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { tlsRequestOptions, type HttpResult } from '../support/http.js';
+import { send, tlsRequestOptions, type HttpResult } from '../support/http.js';
 import { podReview } from '../support/reviews.js';
 import { startServeProcess, type ServeProcess } from '../support/serve-process.js';
 import { TempDirs } from '../support/temp.js';
@@ -141,4 +141,27 @@ it('force-closes a client that never finishes its body after --shutdown-timeout,
   expect(Date.now() - started).toBeLessThan(10_000);
   // The stuck client was cut off rather than answered.
   expect(await ended).toMatch(/ECONNRESET|socket hang up|EPIPE/);
+});
+
+it('writes every admission line before it exits on SIGTERM, through a pipe as a container runtime reads stdout', async () => {
+  serve = await startServeProcess(temps, ['--shutdown-delay', '0']);
+  const uids: string[] = [];
+  for (let n = 0; n < 3; n++) {
+    const review = podReview();
+    review.request.uid = `00000000-0000-4000-8000-00000000000${n}`;
+    uids.push(review.request.uid);
+    const result = await send(serve, { method: 'POST', path: '/mutate', headers: { 'content-type': 'application/json' }, body: JSON.stringify(review) });
+    expect(result.status).toBe(200);
+  }
+  // Three lines are far from a batch's 4 KiB: they are still gathered when the signal comes.
+  process.kill(serve.pid, 'SIGTERM');
+  const exit = await serve.waitForExit(20_000);
+  expect(exit).toEqual({ code: 0, signal: null });
+  const lines = serve
+    .output()
+    .split('\n')
+    .filter((text) => text.startsWith('{'))
+    .map((text) => JSON.parse(text) as Record<string, unknown>)
+    .filter((entry) => entry['msg'] === 'admission');
+  expect(lines.map((entry) => entry['uid'])).toEqual(uids);
 });
