@@ -68,8 +68,6 @@ export interface ServeOptions {
   readyTimeoutMs?: number;
   /** Preload bench/gc-on-signal.mjs, for collectGarbage(). */
   gcOnSignal?: boolean;
-  /** Flags for node itself (e.g. --perf-basic-prof). */
-  nodeArgs?: string[];
   /** Run the server on this CPU only (bench/cores.ts). */
   cpu?: number;
 }
@@ -82,7 +80,6 @@ export async function startServe(options: ServeOptions): Promise<ServeChild> {
   const ca = readFileSync(join(options.certDir, 'ca.crt'), 'utf8');
   const port = await freePort();
   const args = [
-    ...(options.nodeArgs ?? []),
     ...(options.gcOnSignal === true ? ['--expose-gc', '--import', pathToFileURL(GC_PRELOAD).href] : []),
     DIST_MAIN,
     'serve',
