@@ -3,9 +3,10 @@
  * metrics and its log line), done for all the answers of one turn of the
  * event loop together, once the turn's I/O is done (setImmediate). Under
  * load the same calls cost less in a run of their own than scattered between
- * answers (docs/performance.md: 5 µs less CPU per admission, measured side by
- * side), and the answer goes out before any of it. What is pending when the process stops
- * is still done: a natural exit runs the event loop dry first.
+ * answers (docs/performance.md: 5 µs less CPU per admission, measured side
+ * by side), and the answer goes out before any of it. What is pending when
+ * the process stops is still done: a natural exit runs the event loop dry
+ * first.
  */
 export class TurnBatch<T> {
   private pending: T[] = [];
